@@ -1,0 +1,3 @@
+from gecko_trace_check.cli import main
+
+raise SystemExit(main())

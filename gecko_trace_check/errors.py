@@ -1,0 +1,22 @@
+"""The one error type for bad input: it becomes one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """A problem with the user's input (configuration, templates, committed files).
+
+    ``str()`` is the line the user sees: ``path:line: message``.
+    """
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or ""
+        if where and self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}" if where else self.message
