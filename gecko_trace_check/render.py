@@ -8,7 +8,6 @@ result on disk for ``generate``, and the check compares it without writing anyth
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ class RenderedFile:
     name: str  # the table or view; "" for a dataset-level file
     role: str  # the file name: query.sql, schema.yaml, ...
     content: bytes
+    source: str = ""  # the template it came from, for error messages
 
     @property
     def path(self) -> str:
@@ -44,14 +44,22 @@ class RenderedFile:
 
     @property
     def object(self) -> str:
-        """The object as BigQuery names it: ``dataset.table`` or ``dataset``."""
-        return f"{self.dataset}.{self.name}" if self.name else self.dataset
+        return object_name(self.dataset, self.name)
 
     @property
     def object_type(self) -> str:
-        if not self.name:
-            return "dataset"
-        return "view" if self.dataset == AGGREGATES_DATASET else "table"
+        return object_type(self.dataset, self.name)
+
+
+def object_name(dataset: str, name: str) -> str:
+    """The object as BigQuery names it: ``dataset.table`` or ``dataset``."""
+    return f"{dataset}.{name}" if name else dataset
+
+
+def object_type(dataset: str, name: str) -> str:
+    if not name:
+        return "dataset"
+    return "view" if dataset == AGGREGATES_DATASET else "table"
 
 
 def default_templates() -> Path:
@@ -148,7 +156,7 @@ def render_derived(templates: Path, target_project: str, applications: Iterable[
                     content = _read_bytes(entry)
                 else:
                     continue
-                files.append(RenderedFile(target_project, dataset, folder.name, entry.name, content))
+                files.append(RenderedFile(target_project, dataset, folder.name, entry.name, content, str(entry)))
     return files
 
 
@@ -157,7 +165,8 @@ def render_aggregates(templates: Path, target_project: str, applications: Sequen
     env = _environment(root)
     files = []
     if (root / "dataset_metadata.yaml").is_file():
-        files.append(RenderedFile(target_project, AGGREGATES_DATASET, "", "dataset_metadata.yaml", _read_bytes(root / "dataset_metadata.yaml")))
+        source = root / "dataset_metadata.yaml"
+        files.append(RenderedFile(target_project, AGGREGATES_DATASET, "", source.name, _read_bytes(source), str(source)))
     for folder in _object_dirs(root):
         entries = _template_files(folder)
         sql_templates = [entry for entry in entries if entry.suffix == ".sql"]
@@ -168,10 +177,10 @@ def render_aggregates(templates: Path, target_project: str, applications: Sequen
             raise InputError(f"a view has one SQL template, found {names}", str(folder))
         name = f"{folder.name}/{sql_templates[0].name}"
         sql = _render_template(env, root, name, target_project=target_project, applications=tuple(applications), ping_name=PING_NAME)
-        files.append(RenderedFile(target_project, AGGREGATES_DATASET, folder.name, "view.sql", sql + b"\n"))
+        files.append(RenderedFile(target_project, AGGREGATES_DATASET, folder.name, "view.sql", sql + b"\n", str(sql_templates[0])))
         for entry in entries:
             if entry.name in ("metadata.yaml", "schema.yaml"):
-                files.append(RenderedFile(target_project, AGGREGATES_DATASET, folder.name, entry.name, _read_bytes(entry)))
+                files.append(RenderedFile(target_project, AGGREGATES_DATASET, folder.name, entry.name, _read_bytes(entry), str(entry)))
     return files
 
 
@@ -179,16 +188,3 @@ def render(templates: Path, target_project: str, applications: Sequence[str]) ->
     """Every file of the pipeline, in a stable order."""
     check_templates(templates)
     return render_derived(templates, target_project, applications) + render_aggregates(templates, target_project, applications)
-
-
-def write(files: Iterable[RenderedFile], output_dir: Path) -> list[Path]:
-    """Write a render below ``output_dir`` (the ``generate`` command); return the paths."""
-    written = []
-    for rendered in files:
-        target = output_dir / rendered.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(rendered.content)
-        os.replace(tmp, target)
-        written.append(target)
-    return written

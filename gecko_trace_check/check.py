@@ -1,0 +1,86 @@
+"""The check: render in memory, compare with the committed tree, report or fix."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from gecko_trace_check import compare, fix, render
+from gecko_trace_check.config import Config
+from gecko_trace_check.reporters import Outcome, emit
+from gecko_trace_check.tree import Tree
+
+
+def fix_command(args: argparse.Namespace) -> str:
+    """The exact command that fixes the drift: the flags the user gave, plus ``--fix``."""
+    words = ["gecko-trace-check", "--fix"]
+    for flag, value in (("--sql-dir", args.sql_dir), ("--target-project", args.target_project), ("--templates", args.templates)):
+        if value is not None:
+            words += [flag, value]
+    for app_id in args.applications or ():
+        words += ["--app", app_id]
+    for key in getattr(args, "ignore_keys", None) or ():
+        words += ["--ignore-key", key]
+    if getattr(args, "strict", False):
+        words.append("--strict")
+    return shlex.join(words)
+
+
+def lint_findings(cfg: Config, rendered: list[render.RenderedFile], tree: Tree) -> list:
+    """The consistency lint of the render, where the lint module is available."""
+    try:
+        from gecko_trace_check import lint
+    except ImportError:  # pragma: no cover - the lint lands in its own change
+        return []
+    return list(lint.lint(cfg, rendered, tree))
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    rendered = render.render(cfg.templates, cfg.target_project, cfg.applications)
+    tree = Tree(cfg.sql_dir, cfg.sql_dir_display)
+    results = compare.compare(rendered, tree, cfg.ignore_keys)
+    findings = [] if args.no_lint else lint_findings(cfg, rendered, tree)
+    outcome = Outcome(
+        sql_dir=cfg.sql_dir_display,
+        target_project=cfg.target_project,
+        applications=cfg.applications,
+        files=results,
+        findings=findings,
+        strict=args.strict,
+        fix_command=fix_command(args),
+    )
+    if args.fix:
+        return _run_fix(outcome, tree, args)
+    print(emit(args.format, outcome, full_diff=args.diff, color=_color(args)))
+    return outcome.exit_code
+
+
+def _color(args: argparse.Namespace) -> bool:
+    from gecko_trace_check.reporters.text import use_color
+
+    return args.format == "text" and use_color(sys.stdout)
+
+
+def _run_fix(outcome: Outcome, tree: Tree, args: argparse.Namespace) -> int:
+    # With a machine format, stdout stays pure; the changed paths go to stderr.
+    stream = sys.stdout if args.format == "text" else sys.stderr
+
+    def announce(action: str, path: str) -> None:
+        print(f"{action} {tree.shown(path)}", file=stream, flush=True)
+
+    report = fix.apply(outcome.files, tree, outcome.strict, on_change=announce)
+    if args.format != "text":
+        print(emit(args.format, outcome))
+    changed = len(report.written) + len(report.deleted)
+    if changed:
+        print(f"Fixed: wrote {len(report.written)}, deleted {len(report.deleted)}; the tree is in sync.", file=stream)
+    else:
+        print("Nothing to fix: the tree is in sync.", file=stream)
+    if outcome.lint_errors:
+        from gecko_trace_check.reporters.text import render as text_report
+
+        if args.format == "text":
+            print(text_report(Outcome(outcome.sql_dir, outcome.target_project, outcome.applications, [], outcome.findings, outcome.strict)))
+        return 1
+    return 0

@@ -1,0 +1,134 @@
+"""Command line: ``gecko-trace-check [check] | generate | lint | test``; ``main(argv) -> int``.
+
+Exit codes: 0 in sync / success, 1 drift or findings, 2 the tool could not run
+(usage, configuration, template or input error: one line on stderr, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gecko_trace_check import __version__, config
+from gecko_trace_check.errors import InputError
+
+PROG = "gecko-trace-check"
+COMMANDS = ("check", "generate", "lint", "test")
+FORMATS = ("text", "json", "github", "markdown")
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("configuration (overrides [tool.gecko-trace-check] in pyproject.toml)")
+    group.add_argument("--sql-dir", metavar="DIR", help="the warehouse's sql tree (default: sql)")
+    group.add_argument("--target-project", metavar="ID", help=f"the BigQuery project (default: {config.DEFAULT_PROJECT})")
+    group.add_argument(
+        "--app",
+        dest="applications",
+        action="append",
+        metavar="ID",
+        help="an application id; repeat for several (default: " + ", ".join(config.DEFAULT_APPLICATIONS) + ")",
+    )
+    group.add_argument("--templates", metavar="DIR", help="a generator template directory (default: the shipped templates)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Keep a warehouse's committed Gecko Trace SQL in sync with its templates. "
+        "Without a command, runs `check`.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check",
+        parents=[common],
+        help="compare the committed sql tree with a fresh render (the default)",
+        description="Render into memory, compare with the committed sql tree, report drift or --fix it.",
+    )
+    check.add_argument("--fix", action="store_true", help="rewrite stale and missing files, delete orphaned ones")
+    check.add_argument("--strict", action="store_true", help="treat formatting-only differences and lint warnings as drift")
+    check.add_argument("--diff", action="store_true", help="show full diffs of changed SQL, not the first lines")
+    check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    check.add_argument(
+        "--ignore-key",
+        dest="ignore_keys",
+        action="append",
+        metavar="PATH",
+        help="a YAML key path to leave out of the comparison, e.g. bigquery.time_partitioning.expiration_days",
+    )
+    check.add_argument("--no-lint", action="store_true", help="skip the consistency lint")
+
+    generate = commands.add_parser(
+        "generate",
+        parents=[common],
+        help="write the pipeline's SQL and YAML files",
+        description="Render the templates and write the files below --output-dir.",
+    )
+    generate.add_argument("--output-dir", metavar="DIR", help="where to write (default: the configured sql dir, sql)")
+    generate.add_argument("--lint", action="store_true", help="lint the render first and write nothing on errors")
+    return parser
+
+
+def _load_config(args: argparse.Namespace) -> config.Config:
+    return config.load(
+        sql_dir=args.sql_dir,
+        target_project=args.target_project,
+        applications=args.applications,
+        templates=args.templates,
+        ignore_keys=getattr(args, "ignore_keys", None),
+    )
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from gecko_trace_check import render
+    from gecko_trace_check.fix import write_atomically
+
+    cfg = _load_config(args)
+    files = render.render(cfg.templates, cfg.target_project, cfg.applications)
+    output_dir = Path(args.output_dir) if args.output_dir else cfg.sql_dir
+    shown = args.output_dir or cfg.sql_dir_display
+    for rendered in files:  # rendered in full first: a template error writes nothing
+        write_atomically(output_dir / rendered.path, rendered.content)
+    apps = len(cfg.applications)
+    print(f"Wrote {len(files)} files for {apps} application{'s' if apps != 1 else ''} to {shown}/{cfg.target_project}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from gecko_trace_check import check
+
+    return check.run(_load_config(args), args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or (arguments[0] not in COMMANDS and arguments[0] not in ("-h", "--help", "--version")):
+        arguments.insert(0, "check")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # argparse prints its own usage line
+        return exc.code if isinstance(exc.code, int) else 2
+    runners = {"check": run_check, "generate": run_generate}
+    try:
+        return runners[args.command](args)
+    except InputError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `gecko-trace-check | head`: the reader left; not our error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

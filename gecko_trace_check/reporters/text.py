@@ -1,0 +1,120 @@
+"""The default report: reads like a plan (``+`` create, ``~`` change, ``-`` delete)."""
+
+from __future__ import annotations
+
+import os
+from typing import TextIO
+
+from gecko_trace_check.compare import FORMAT_ONLY, MISSING, ORPHANED
+from gecko_trace_check.reporters import ObjectDrift, Outcome
+
+SHORT_DIFF_LINES = 12
+COLORS = {"+": "32", "-": "31", "~": "33", "@": "36", "error": "31", "warning": "33", "bold": "1"}
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour on a terminal; ``NO_COLOR`` turns it off, ``FORCE_COLOR`` on (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+class _Painter:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, style: str) -> str:
+        return f"\x1b[{COLORS[style]}m{text}\x1b[0m" if self.color else text
+
+
+def _diff_line(line: str, paint: _Painter) -> str:
+    style = {"+": "+", "-": "-", "@": "@"}.get(line[:1])
+    return paint(line, style) if style else line
+
+
+def _short(diff: str) -> list[str]:
+    """The first lines of a diff (after its file header), saying what was cut."""
+    lines = diff.splitlines()[2:]
+    if len(lines) <= SHORT_DIFF_LINES:
+        return lines
+    return lines[:SHORT_DIFF_LINES] + [f"... {len(lines) - SHORT_DIFF_LINES} more diff lines (--diff shows all)"]
+
+
+def _object_lines(drift: ObjectDrift, width: int, full_diff: bool, paint: _Painter, strict: bool) -> list[str]:
+    kind = f"{drift.object_type:<5}"
+    head = f"{paint(drift.symbol, drift.symbol)} {kind} {drift.object}"
+    roles = ", ".join(result.role for result in drift.files)
+    if drift.symbol == "+":
+        return [f"{head:<{width}}   missing: {roles}"]
+    if drift.symbol == "-":
+        return [f"{head:<{width}}   no longer generated: {_plural(len(drift.files), 'file')} ({roles})"]
+    lines = [head]
+    for result in drift.files:
+        if result.status == MISSING:
+            lines.append(f"    {result.role}: missing")
+        elif result.status == ORPHANED:
+            lines.append(f"    {result.role}: no longer generated (--fix deletes it)")
+        elif result.status == FORMAT_ONLY and strict:
+            lines.append(f"    {result.role}: formatting differs (--strict)")
+        else:
+            lines += [f"    {change}" for change in result.changes]
+        if result.diff:
+            shown = result.diff.splitlines()[2:] if full_diff else _short(result.diff)
+            lines += [f"      {_diff_line(line, paint)}" for line in shown]
+    return lines
+
+
+def _finding_lines(outcome: Outcome, paint: _Painter) -> list[str]:
+    lines = []
+    for finding in outcome.findings:
+        where = outcome.shown(finding.path) if finding.path else finding.object
+        if finding.line:
+            where += f":{finding.line}" + (f":{finding.column}" if finding.column else "")
+        severity = paint(f"{finding.severity:<7}", finding.severity if finding.severity in COLORS else "bold")
+        lines.append(f"{severity} {where}: {finding.message} [{finding.rule}]")
+    return lines
+
+
+def render(outcome: Outcome, *, full_diff: bool = False, color: bool = False) -> str:
+    paint = _Painter(color)
+    objects = outcome.objects()
+    counts = outcome.summary
+    # Dashes and pluses share one column for their trailing note, as in a plan.
+    width = max((len(f"x {d.object_type:<5} {d.object}") for d in objects if d.symbol != "~"), default=0)
+    width += len(paint("", "+"))
+    lines: list[str] = []
+    for drift in objects:
+        lines += _object_lines(drift, width, full_diff, paint, outcome.strict)
+    if counts[FORMAT_ONLY] and not outcome.strict:
+        lines.append(f"  {_plural(counts[FORMAT_ONLY], 'file')} differ{'s' if counts[FORMAT_ONLY] == 1 else ''} only in formatting (not drift)")
+
+    findings = _finding_lines(outcome, paint)
+    if findings:
+        lines += ["", *findings]
+
+    in_sync = outcome.object_count - len(objects)
+    lines.append("")
+    if objects:
+        kinds = {"~": 0, "+": 0, "-": 0}
+        for drift in objects:
+            kinds[drift.symbol] += 1
+        parts = [f"{kinds['~']} changed", f"{kinds['+']} missing", f"{kinds['-']} orphaned"]
+        lines.append(f"Drift in {_plural(len(objects), 'object')}: {', '.join(parts)}; {in_sync} in sync.")
+        writes = sum(1 for result in outcome.drift if result.status != ORPHANED)
+        deletes = counts[ORPHANED]
+        plan = " and ".join(
+            part for part in (f"rewrite {_plural(writes, 'file')}" if writes else "", f"delete {deletes}" if deletes else "") if part
+        )
+        lines.append(f"Run `{outcome.fix_command}` to {plan}.")
+    else:
+        lines.append(f"In sync: {_plural(outcome.object_count, 'object')}, {_plural(len(outcome.files), 'file')}.")
+    errors, warnings = len(outcome.lint_errors), len(outcome.findings) - len(outcome.lint_errors)
+    if outcome.findings:
+        lines.append(f"Lint: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}.")
+    return "\n".join(line for line in (lines if lines[0] else lines[1:]))
