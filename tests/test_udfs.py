@@ -246,8 +246,8 @@ def test_signature_of_placeholder_root_does_not_raise() -> None:
 
 def test_signature_of_built_placeholder_root() -> None:
     spans = [
-        {"span_id": "a", "parent_span_id": "lost", "name": "child_a", "scope": {"name": "gecko"}, "resource": {"attributes": {"x": 1}}},
-        {"span_id": "b", "parent_span_id": "lost", "name": "child_b", "scope": {"name": "gecko"}, "resource": {"attributes": {}}},
+        {"span_id": "a", "parent_span_id": "lost", **_span("child_a", "gecko", {"x": 1})},
+        {"span_id": "b", "parent_span_id": "lost", **_span("child_b", "gecko")},
     ]
     root = build_root_span(spans)
     assert root is not None and root["type"] == "missing"
@@ -268,8 +268,10 @@ def test_signature_skips_malformed_parts() -> None:
 def test_signature_end_to_end_from_flat_spans() -> None:
     # The flat spans of ASCII_TREE, child before parent; build_root_span must
     # rebuild the same tree, hence the same Node-computed signature.
-    def flat(span_id: str, parent: str | None, name: str, scope: str, attrs: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {"span_id": span_id, "parent_span_id": parent, "name": name, "scope": {"name": scope}, "resource": {"attributes": attrs}, **extra}
+    def flat(span_id: str, parent: str, name: str, scope: str, attrs: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        span = {"span_id": span_id, "parent_span_id": parent, **_span(name, scope, attrs), **extra}
+        del span["childSpans"]  # flat spans as stored, no tree yet
+        return span
 
     spans = [
         flat("g", "b", "grandchild", "net", {}),
@@ -291,8 +293,14 @@ def test_signature_end_to_end_from_flat_spans() -> None:
 
 # Hypothesis: gecko_process_internal_id never affects the signature.
 
-_json_scalars = st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | st.text(max_size=8)
-_json_values = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=6)
+_json_scalars = (
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | st.text(max_size=8)
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
 _attrs = st.dictionaries(st.text(max_size=6), _json_values, max_size=5)
 
 
@@ -312,7 +320,8 @@ def test_signature_ignores_gecko_process_internal_id(
             clean = {k: v for k, v in attrs.items() if k != "gecko_process_internal_id"}
             return _with_internal_id(clean, internal_id, position) if with_id else clean
 
-        return _span("root", "sc", a(resource), events=[{"name": "e", "attributes": a(event_attrs)}], children=[_span("c", "sc", a(child_attrs))])
+        events = [{"name": "e", "attributes": a(event_attrs)}]
+        return _span("root", "sc", a(resource), events=events, children=[_span("c", "sc", a(child_attrs))])
 
     assert calculate_signature(tree(True)) == calculate_signature(tree(False))
 
@@ -364,7 +373,11 @@ def test_build_missing_root_uses_single_placeholder() -> None:
         "span_id": "lost",
         "type": "missing",
         "childSpans": [
-            {"span_id": "a", "parent_span_id": "lost", "childSpans": [{"span_id": "b", "parent_span_id": "a", "childSpans": []}]},
+            {
+                "span_id": "a",
+                "parent_span_id": "lost",
+                "childSpans": [{"span_id": "b", "parent_span_id": "a", "childSpans": []}],
+            },
             {"span_id": "c", "parent_span_id": "lost", "childSpans": []},
         ],
     }
@@ -420,7 +433,8 @@ def test_build_root_with_empty_span_id_still_counts() -> None:
 
 def test_build_accepts_json_text_and_dicts() -> None:
     root = build_root_span(['{"span_id": "r", "parent_span_id": null}', {"span_id": "a", "parent_span_id": "r"}])
-    assert root == {"span_id": "r", "parent_span_id": None, "childSpans": [{"span_id": "a", "parent_span_id": "r", "childSpans": []}]}
+    child = {"span_id": "a", "parent_span_id": "r", "childSpans": []}
+    assert root == {"span_id": "r", "parent_span_id": None, "childSpans": [child]}
 
 
 def test_build_rejects_non_object_span() -> None:
