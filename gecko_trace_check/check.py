@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -53,6 +54,10 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     if args.fix:
         return _run_fix(outcome, tree, args)
     print(emit(args.format, outcome, full_diff=args.diff, color=_color(args)))
+    if os.environ.get("GITHUB_STEP_SUMMARY"):  # in a GitHub Actions job, whatever the format
+        from gecko_trace_check.reporters.markdown import append_step_summary
+
+        append_step_summary(outcome, os.environ["GITHUB_STEP_SUMMARY"])
     return outcome.exit_code
 
 
@@ -83,4 +88,5 @@ def _run_fix(outcome: Outcome, tree: Tree, args: argparse.Namespace) -> int:
         if args.format == "text":
             print(text_report(Outcome(outcome.sql_dir, outcome.target_project, outcome.applications, [], outcome.findings, outcome.strict)))
         return 1
-    return 0
+    # For pre-commit: new files are not in `git diff`, so the hook must fail by itself.
+    return 1 if changed and getattr(args, "exit_non_zero_on_fix", False) else 0
