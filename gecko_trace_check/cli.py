@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render into memory, compare with the committed sql tree, report drift or --fix it.",
     )
     check.add_argument("--fix", action="store_true", help="rewrite stale and missing files, delete orphaned ones")
+    check.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="with --fix: exit 1 when a file was changed (for pre-commit, which misses new files)",
+    )
     check.add_argument("--strict", action="store_true", help="treat formatting-only differences and lint warnings as drift")
     check.add_argument("--diff", action="store_true", help="show full diffs of changed SQL, not the first lines")
     check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
