@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -83,6 +82,8 @@ def read_settings(pyproject: Path) -> dict[str, object]:
     settings: dict[str, object] = {}
     for key, value in table.items():
         if key not in KEYS:
+            import difflib  # only for the error message: off the clean check's path
+
             near = difflib.get_close_matches(key, KEYS, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else f" (known keys: {', '.join(KEYS)})"
             raise InputError(f"unknown key {key!r} in [{TOOL_TABLE}]{hint}", str(pyproject))

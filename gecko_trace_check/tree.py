@@ -22,6 +22,9 @@ class Tree:
         self.root = root
         self.display = display
         self._real_root = os.path.realpath(root)
+        # Folder -> its real path: a check reads thousands of files in a few hundred
+        # folders, and resolving every file's full path again costs one lstat per level.
+        self._real_folders: dict[str, str] = {}
 
     def shown(self, relpath: str) -> str:
         """A path below the tree as the user would type it (``--sql-dir`` joined with it)."""
@@ -33,13 +36,29 @@ class Tree:
         existing = path
         while not os.path.lexists(existing) and existing != self.root and existing.parent != existing:
             existing = existing.parent
-        real = os.path.realpath(existing)
+        real = self._realpath(existing)
         if real != self._real_root and not real.startswith(self._real_root.rstrip(os.sep) + os.sep):
             raise InputError(
                 f"leads out of the sql tree (to {real}): refusing to read or write through a link",
                 self.shown(relpath),
             )
         return path
+
+    def _realpath(self, path: Path | str, *, folder: bool = False) -> str:
+        """``os.path.realpath(path)``, resolving each folder once: one lstat per new name."""
+        path = str(path)
+        if folder and path in self._real_folders:
+            return self._real_folders[path]
+        parent, name = os.path.split(path)
+        if not parent or not name or name in (".", "..") or parent == path:
+            real = os.path.realpath(path)
+        else:
+            real = os.path.join(self._realpath(parent, folder=True), name)
+            if os.path.islink(real):
+                real = os.path.realpath(real)
+        if folder:
+            self._real_folders[path] = real
+        return real
 
     def read(self, relpath: str) -> bytes | None:
         """The committed bytes, or None when the file does not exist."""
