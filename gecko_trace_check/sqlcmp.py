@@ -22,7 +22,7 @@ _CASE_SENSITIVE = {TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING, TokenT
 # Backtick-quoted and bare names are the same name.
 _NAME_TYPES = {TokenType.VAR, TokenType.IDENTIFIER}
 MAX_CHANGES = 3
-MAX_SHOWN = 40
+MAX_SHOWN = 60
 
 
 @dataclass(frozen=True)
