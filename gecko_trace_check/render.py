@@ -139,6 +139,7 @@ def render_derived(templates: Path, target_project: str, applications: Iterable[
     root = templates / "derived"
     env = _environment(root)
     tables = [(folder, _template_files(folder)) for folder in _object_dirs(root)]
+    schemas = {folder: _read_bytes(folder / "schema.yaml") for folder, entries in tables if folder / "schema.yaml" in entries}
     files = []
     for app_id in applications:
         dataset = f"{app_id}{DERIVED_SUFFIX}"
@@ -153,7 +154,7 @@ def render_derived(templates: Path, target_project: str, applications: Iterable[
                 elif entry.name in RENDERED_YAML:
                     content = _render_template(env, root, name, app_id=app_id)
                 elif entry.name == "schema.yaml":
-                    content = _read_bytes(entry)
+                    content = schemas[folder]
                 else:
                     continue
                 files.append(RenderedFile(target_project, dataset, folder.name, entry.name, content, str(entry)))
@@ -184,7 +185,31 @@ def render_aggregates(templates: Path, target_project: str, applications: Sequen
     return files
 
 
+def check_yaml(files: Iterable[RenderedFile]) -> None:
+    """Every YAML template must render to valid YAML: checked once per template, not per app.
+
+    Otherwise ``generate`` would write a broken metadata.yaml and a check whose committed
+    copy matches it byte for byte would call it in sync.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    checked = set()
+    for rendered in files:
+        if not rendered.role.endswith(".yaml") or rendered.source in checked:
+            continue
+        checked.add(rendered.source)
+        try:
+            yaml.load(rendered.content, Loader=loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise InputError(f"renders to invalid YAML: {problem}", rendered.source, mark.line + 1 if mark else None) from None
+
+
 def render(templates: Path, target_project: str, applications: Sequence[str]) -> list[RenderedFile]:
     """Every file of the pipeline, in a stable order."""
     check_templates(templates)
-    return render_derived(templates, target_project, applications) + render_aggregates(templates, target_project, applications)
+    files = render_derived(templates, target_project, applications) + render_aggregates(templates, target_project, applications)
+    check_yaml(files)
+    return files
