@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gecko_trace_check.compare import MISSING, STALE, FileResult
 from gecko_trace_check.reporters import Outcome, github, markdown
@@ -257,3 +262,59 @@ def test_step_summary_that_cannot_be_written_only_warns(drifted: Path, tmp_path:
     code, _, err = run(capsys, "--no-lint")
     assert code == 0  # in sync stays in sync
     assert "warning: cannot write the step summary" in err
+
+
+# --- action.yml ----------------------------------------------------------------------
+
+ACTION = Path(__file__).resolve().parent.parent / "action.yml"
+
+
+def _run_action_check_step(warehouse: Path, **inputs: str) -> subprocess.CompletedProcess:
+    """The action's check step, run by bash as the runner would, with the inputs given."""
+    action = yaml.safe_load(ACTION.read_text())
+    values = {name: spec.get("default", "") for name, spec in action["inputs"].items()} | inputs
+    step = next(step for step in action["runs"]["steps"] if step.get("name") == "Check the generated Gecko Trace SQL")
+    env = {key: value for key, value in os.environ.items() if key != "GITHUB_STEP_SUMMARY"}
+    for name, expression in step["env"].items():
+        env[name] = values[re.fullmatch(r"\$\{\{ inputs\.([a-z-]+) \}\}", expression).group(1)]
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # the tool under test
+    return subprocess.run(["bash", "-c", step["run"]], cwd=warehouse, env=env, capture_output=True, text=True)
+
+
+def test_action_is_a_composite_action_that_installs_and_runs_the_gate() -> None:
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["runs"]["using"] == "composite"
+    assert {"sql-dir", "target-project", "apps", "templates", "strict", "version", "python-version"} <= set(action["inputs"])
+    steps = action["runs"]["steps"]
+    assert steps[0]["uses"].startswith("actions/setup-python@")
+    assert steps[0]["with"]["python-version"] == "${{ inputs.python-version }}"
+    install = steps[1]
+    assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
+    assert 'pip install' in install["run"] and '"${REQUIREMENT:-$ACTION_PATH}"' in install["run"]
+    # No input is pasted into a script: they arrive as environment variables.
+    assert all("${{" not in step.get("run", "") for step in steps)
+
+
+def test_action_check_step_passes_the_inputs_as_flags(generated: Path) -> None:
+    warehouse = generated.parent.parent
+    done = _run_action_check_step(warehouse)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "gecko-trace-check check --format github"
+    assert done.stdout.splitlines()[-1].startswith("gecko-trace-check: in sync (13 objects, ")
+
+    done = _run_action_check_step(warehouse, apps="firefox_desktop\norg_mozilla_fenix_nightly", strict="true", args="--no-lint --ignore-key friendly_name")
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0] == (
+        "gecko-trace-check check --format github --app firefox_desktop --app org_mozilla_fenix_nightly "
+        "--strict --no-lint --ignore-key friendly_name"
+    )
+    # Without org_mozilla_firefox_beta, its tables are orphans and the views changed.
+    assert f"::error file=sql/{PROJECT}/org_mozilla_firefox_beta_derived/gecko_trace_spans_v1/query.sql,line=1," in done.stdout
+    assert lines[-1].startswith("gecko-trace-check: drift in ")
+
+    done = _run_action_check_step(warehouse, **{"sql-dir": "elsewhere", "target-project": "other-project", "args": "--no-lint"})
+    assert done.returncode == 1  # nothing was generated there
+    lines = done.stdout.splitlines()
+    assert lines[0] == "gecko-trace-check check --format github --sql-dir elsewhere --target-project other-project --no-lint"
+    assert lines[1].startswith("::error file=elsewhere/other-project/firefox_desktop_derived/")
