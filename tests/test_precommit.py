@@ -147,6 +147,41 @@ def test_hooks_skip_commits_that_cannot_change_the_render(pre_commit: tuple[Path
     assert f"+ table {NEW_APP}_derived.gecko_trace_spans_v1" in done.stdout
 
 
+def test_local_hook_on_in_repo_templates(hook_repo: tuple[Path, str, dict[str, str]], tmp_path: Path) -> None:
+    """The README's `repo: local` variant: the warehouse keeps the templates in-repo."""
+    clone, _, env = hook_repo
+    warehouse = tmp_path / "warehouse"
+    templates = warehouse / "sql_generators" / "gecko_trace" / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    _git(warehouse, env, "init", "--quiet")
+    hook = {
+        "id": "gecko-trace-check",
+        "name": "Gecko Trace SQL is in sync with its templates",
+        "entry": "gecko-trace-check check --templates sql_generators/gecko_trace/templates",
+        "language": "python",
+        "additional_dependencies": [f"gecko-trace-check @ {clone.as_uri()}"],
+        "pass_filenames": False,
+        "require_serial": True,
+        "files": r"^(pyproject\.toml|sql_generators/gecko_trace/.+|.+/([^/]+_derived/gecko_trace_[^/]+|gecko_trace_aggregates)/.+)$",
+    }
+    (warehouse / ".pre-commit-config.yaml").write_text(yaml.safe_dump({"repos": [{"repo": "local", "hooks": [hook]}]}, sort_keys=False))
+    generate = [sys.executable, "-m", "gecko_trace_check", "generate", "--templates", str(templates)]
+    subprocess.run(generate, cwd=warehouse, env=env, capture_output=True, check=True)
+    _commit_all(warehouse, env, "in-repo templates and their sql tree")
+    command = [sys.executable, "-m", "pre_commit", "run", "--color", "never", "--all-files"]
+
+    done = subprocess.run(command, cwd=warehouse, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    # A template edit in the warehouse: the committed query no longer matches it.
+    query = templates / "derived" / "gecko_trace_traces_v1" / "query.sql"
+    query.write_text(query.read_text().replace("MIN(", "MAX(", 1))
+    done = subprocess.run(command, cwd=warehouse, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "~ table firefox_desktop_derived.gecko_trace_traces_v1" in done.stdout
+    assert "query.sql: line " in done.stdout and "MIN -> MAX" in done.stdout
+
+
 # --- the files: pattern, without pre-commit -------------------------------------------
 
 
