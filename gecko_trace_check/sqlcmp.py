@@ -18,7 +18,7 @@ from sqlglot.tokens import Token, TokenType
 
 _DIALECT = BigQuery()
 # Words whose case BigQuery ignores are folded: keywords, and names called as functions.
-_CASE_SENSITIVE = {TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING, TokenType.NUMBER}
+_CASE_SENSITIVE = {TokenType.VAR, TokenType.IDENTIFIER, TokenType.NUMBER} | {t for t in TokenType if t.name.endswith("STRING")}
 # Backtick-quoted and bare names are the same name.
 _NAME_TYPES = {TokenType.VAR, TokenType.IDENTIFIER}
 MAX_CHANGES = 3
