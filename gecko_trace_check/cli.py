@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--output-dir", metavar="DIR", help="where to write (default: the configured sql dir, sql)")
     generate.add_argument("--lint", action="store_true", help="lint the render first and write nothing on errors")
+
+    test = commands.add_parser(
+        "test",
+        parents=[common],
+        help="run the rendered pipeline on fixture rows with DuckDB (needs the [run] extra)",
+        description="Render into memory, run every query and view on its fixtures "
+        "(bigquery-etl's tests/sql layout) with DuckDB and compare the rows with expect.yaml.",
+    )
+    test.add_argument("--fixtures", metavar="DIR", help="the fixture tree (default: tests/sql at the repository root)")
     return parser
 
 
@@ -106,6 +115,12 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_test(args: argparse.Namespace) -> int:
+    from gecko_trace_check.run import suite
+
+    return suite.run(_load_config(args), args.fixtures)
+
+
 def run_check(args: argparse.Namespace) -> int:
     from gecko_trace_check import check
 
@@ -121,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse prints its own usage line
         return exc.code if isinstance(exc.code, int) else 2
-    runners = {"check": run_check, "generate": run_generate}
+    runners = {"check": run_check, "generate": run_generate, "test": run_test}
     try:
         return runners[args.command](args)
     except InputError as exc:

@@ -80,6 +80,8 @@ def _inputs_by_table(case: fixtures.TestCase) -> dict[translate.TableId, fixture
 
 def run_case(
     duckdb: Any,
+    connection: Any,
+    number: int,
     case: fixtures.TestCase,
     sql: str,
     schemas: dict[translate.TableId, list[dict[str, Any]]],
@@ -96,8 +98,7 @@ def run_case(
         wanted = ", ".join(".".join(table) + ".yaml" for table in missing)
         return TestResult(case, name, error=f"the query reads tables the test has no rows for: add {wanted}")
 
-    connection = engine.connect(duckdb)
-    try:
+    with engine.fresh_database(connection, f"test_{number}"):
         for table in translation.tables:
             fixture = inputs[table]
             try:
@@ -114,8 +115,6 @@ def run_case(
             result = engine.run(duckdb, connection, translation.sql)
         except engine.QueryError as exc:
             return TestResult(case, name, error=f"DuckDB could not run the query: {exc}")
-    finally:
-        connection.close()
     return TestResult(case, name, diff=rowdiff.compare(case.expect, result.columns, result.types, result.rows))
 
 
@@ -168,7 +167,14 @@ def run(cfg: config.Config, fixtures_option: str | None) -> int:
         raise InputError(f"no tests for the rendered queries and views (looked for {where})", _display(folder))
 
     schemas = _rendered_schemas(files)
-    results = [run_case(duckdb, case, rendered.content.decode("utf-8"), schemas, cfg.sql_dir) for rendered, case in cases]
+    connection = engine.connect(duckdb)
+    try:
+        results = [
+            run_case(duckdb, connection, number, case, rendered.content.decode("utf-8"), schemas, cfg.sql_dir)
+            for number, (rendered, case) in enumerate(cases)
+        ]
+    finally:
+        connection.close()
     _report(results)
     sys.stdout.flush()
     return 0 if all(result.passed for result in results) else 1
