@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 
-from gecko_trace_check import compare, fix, render
+from gecko_trace_check import compare, fix, lint, render
 from gecko_trace_check.config import Config
 from gecko_trace_check.reporters import Outcome, emit
 from gecko_trace_check.tree import Tree
@@ -28,13 +28,9 @@ def fix_command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
-def lint_findings(cfg: Config, rendered: list[render.RenderedFile], tree: Tree) -> list:
-    """The consistency lint of the render, where the lint module is available."""
-    try:
-        from gecko_trace_check import lint
-    except ImportError:  # pragma: no cover - the lint lands in its own change
-        return []
-    return list(lint.lint(cfg, rendered, tree))
+def lint_findings(cfg: Config, rendered: list[render.RenderedFile], tree: Tree) -> list[lint.Finding]:
+    """The consistency lint of the render (cached: an unchanged render parses nothing)."""
+    return lint.lint(cfg, rendered, tree)
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:

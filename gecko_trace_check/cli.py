@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--output-dir", metavar="DIR", help="where to write (default: the configured sql dir, sql)")
     generate.add_argument("--lint", action="store_true", help="lint the render first and write nothing on errors")
 
+    lint = commands.add_parser(
+        "lint",
+        parents=[common],
+        help="check that the rendered pipeline is consistent (SQL parses, columns = schemas, references resolve)",
+        description="Render into memory and lint it: valid SQL, queries vs schemas, metadata, references, views, routines.",
+    )
+    lint.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    lint.add_argument("--strict", action="store_true", help="treat lint warnings as errors")
+
     test = commands.add_parser(
         "test",
         parents=[common],
@@ -108,11 +117,35 @@ def run_generate(args: argparse.Namespace) -> int:
     files = render.render(cfg.templates, cfg.target_project, cfg.applications)
     output_dir = Path(args.output_dir) if args.output_dir else cfg.sql_dir
     shown = args.output_dir or cfg.sql_dir_display
+    if args.lint and _lint_before_writing(cfg, files, output_dir, shown):
+        return 1
     for rendered in files:  # rendered in full first: a template error writes nothing
         write_atomically(output_dir / rendered.path, rendered.content)
     apps = len(cfg.applications)
     print(f"Wrote {len(files)} files for {apps} application{'s' if apps != 1 else ''} to {shown}/{cfg.target_project}")
     return 0
+
+
+def _lint_before_writing(cfg: config.Config, files: list, output_dir: Path, shown: str) -> bool:
+    """Print the findings on the render; True when there are errors (then nothing is written)."""
+    from gecko_trace_check import lint
+    from gecko_trace_check.reporters import Outcome
+    from gecko_trace_check.reporters.text import render_findings
+    from gecko_trace_check.tree import Tree
+
+    findings = lint.lint(cfg, files, Tree(output_dir, shown))
+    if findings:
+        print(render_findings(Outcome(shown, cfg.target_project, cfg.applications, [], findings)))
+    if lint.errors(findings):
+        print(f"{PROG}: lint errors: nothing written", file=sys.stderr)
+        return True
+    return False
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    from gecko_trace_check import lint
+
+    return lint.run(_load_config(args), args)
 
 
 def run_test(args: argparse.Namespace) -> int:
@@ -136,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse prints its own usage line
         return exc.code if isinstance(exc.code, int) else 2
-    runners = {"check": run_check, "generate": run_generate, "test": run_test}
+    runners = {"check": run_check, "generate": run_generate, "lint": run_lint, "test": run_test}
     try:
         return runners[args.command](args)
     except InputError as exc:

@@ -18,6 +18,14 @@ def _plain_output(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _lint_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The lint cache of each test in its own folder: never the user's, never shared."""
+    folder = tmp_path_factory.mktemp("lint-cache")
+    monkeypatch.setenv("GECKO_TRACE_CHECK_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty warehouse repository (a folder with .git), the current directory."""

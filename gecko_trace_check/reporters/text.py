@@ -81,6 +81,17 @@ def _finding_lines(outcome: Outcome, paint: _Painter) -> list[str]:
     return lines
 
 
+def render_findings(outcome: Outcome, *, color: bool = False) -> str:
+    """The lint alone (``gecko-trace-check lint``, ``generate --lint``): findings and a count."""
+    lines = _finding_lines(outcome, _Painter(color))
+    errors = len(outcome.lint_errors)
+    if lines:
+        lines += ["", f"Lint: {_plural(errors, 'error')}, {_plural(len(outcome.findings) - errors, 'warning')}."]
+    else:
+        lines.append("Lint: no findings.")
+    return "\n".join(lines)
+
+
 def render(outcome: Outcome, *, full_diff: bool = False, color: bool = False) -> str:
     paint = _Painter(color)
     objects = outcome.objects()
