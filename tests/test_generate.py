@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -80,13 +81,13 @@ def make_bqetl_templates(root: Path) -> Path:
         "derived/events_v1/notes.md": "not a generated file\n",
         "derived/chains_v1/script.sql": "CREATE TEMP TABLE x AS SELECT 1;{# no newline at the end #}",
         "derived/no_sql_v1/metadata.yaml": "friendly_name: {{ app_id }}\n",
-        "aggregates/dataset_metadata.yaml": "friendly_name: {{ kept as is }}\n",
+        "aggregates/dataset_metadata.yaml": 'friendly_name: "{{ kept as is }}"\n',
         "aggregates/_macros.sql": "{% macro union(apps) %}{% for a in apps %}{{ a }}{% endfor %}{% endmacro %}",
         "aggregates/events/events.sql": (
             "{% from '_macros.sql' import union %}CREATE VIEW `{{ target_project }}.gecko_trace_aggregates.events` AS\n"
             "{{ union(applications) }} {{ ping_name }}\n\n"
         ),
-        "aggregates/events/metadata.yaml": "friendly_name: {{ not rendered }}\n",
+        "aggregates/events/metadata.yaml": "friendly_name: '{{ not rendered }}'\n",
         "aggregates/events/schema.yaml": "fields: []\n",
     }
     for name, text in files.items():
@@ -109,9 +110,9 @@ def test_bqetl_layout_renders_byte_for_byte_by_the_documented_rules(warehouse: P
         expected[f"{base}/events_v1/backfill.yaml"] = f"2024-01-01:\n  reason: {app} backfill\n"
         expected[f"{base}/events_v1/schema.yaml"] = "fields:\n- name: trace_id  # {{ not rendered }}\n  type: STRING\n"
         expected[f"{base}/chains_v1/script.sql"] = "CREATE TEMP TABLE x AS SELECT 1;\n"
-    expected["gecko_trace_aggregates/dataset_metadata.yaml"] = "friendly_name: {{ kept as is }}\n"
+    expected["gecko_trace_aggregates/dataset_metadata.yaml"] = 'friendly_name: "{{ kept as is }}"\n'
     expected["gecko_trace_aggregates/events/view.sql"] = "CREATE VIEW `proj-123.gecko_trace_aggregates.events` AS\na_oneb_two gecko_trace\n\n\n"
-    expected["gecko_trace_aggregates/events/metadata.yaml"] = "friendly_name: {{ not rendered }}\n"
+    expected["gecko_trace_aggregates/events/metadata.yaml"] = "friendly_name: '{{ not rendered }}'\n"
     expected["gecko_trace_aggregates/events/schema.yaml"] = "fields: []\n"
     assert files_below(out) == set(expected)
     for path, text in expected.items():
@@ -160,9 +161,14 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (wheel,) = (base / "dist").glob("gecko_trace_check-*.whl")
     env_dir = base / "venv"
-    # The test machine's dependencies stand in for PyPI; the package itself comes only from the wheel.
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=True).create(env_dir)
     subprocess.run([env_dir / "bin/python", "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True, capture_output=True)
+    # The test environment's dependencies stand in for PyPI (appended after the venv's own
+    # site-packages, so the package itself still comes from the wheel).
+    site = subprocess.run(
+        [env_dir / "bin/python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    Path(site, "_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return env_dir / "bin"
 
 
@@ -183,7 +189,7 @@ def test_wheel_ships_the_templates_and_runs_from_any_folder(installed_wheel: Pat
         env=env,
         check=True,
     ).stdout
-    assert "site-packages/gecko_trace_check/templates" in where
+    assert where.startswith(str(installed_wheel.parent)) and "site-packages/gecko_trace_check/templates" in where
     check = subprocess.run([installed_wheel / "gecko-trace-check", "--sql-dir", "X"], cwd=elsewhere, capture_output=True, text=True, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "In sync" in check.stdout
