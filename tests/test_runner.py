@@ -115,6 +115,16 @@ def test_missing_duckdb_is_one_line(warehouse: Path, monkeypatch: pytest.MonkeyP
     assert err == "gecko-trace-check: duckdb is not installed: pip install 'gecko-trace-check[run]'\n"
 
 
+def test_missing_numpy_is_one_line(warehouse: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    code, out, err = run(capsys, "test", "--fixtures", str(FIXTURES))
+    assert code == 2 and out == ""
+    assert err == (
+        "gecko-trace-check: numpy is not installed (DuckDB needs it to call Python functions): "
+        "pip install 'gecko-trace-check[run]'\n"
+    )
+
+
 def test_malformed_fixture_yaml_names_file_and_line(warehouse: Path, fixtures: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expect = fixtures / PROJECT / "firefox_desktop_derived" / "gecko_trace_signatures_v1" / "test_signature_counts" / "expect.yaml"
     expect.write_text("- submission_date: 2024-05-01\n  signature: x\n  hits: [1, 2\n")

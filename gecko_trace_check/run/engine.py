@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,8 +36,10 @@ def require_duckdb() -> ModuleType:
     except ImportError:
         raise InputError(f"duckdb is not installed: {INSTALL_HINT}") from None
     # DuckDB's Python functions (create_function) need numpy, even for plain values.
-    if importlib.util.find_spec("numpy") is None:
-        raise InputError(f"numpy is not installed (DuckDB needs it to call Python functions): {INSTALL_HINT}")
+    try:
+        importlib.import_module("numpy")
+    except ImportError:
+        raise InputError(f"numpy is not installed (DuckDB needs it to call Python functions): {INSTALL_HINT}") from None
     return duckdb
 
 
