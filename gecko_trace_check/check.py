@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 
-from gecko_trace_check import compare, fix, lint, render
+from gecko_trace_check import compare, lint, render
 from gecko_trace_check.config import Config
 from gecko_trace_check.reporters import Outcome, emit
 from gecko_trace_check.tree import Tree
@@ -25,6 +24,8 @@ def fix_command(args: argparse.Namespace) -> str:
         words += ["--ignore-key", key]
     if getattr(args, "strict", False):
         words.append("--strict")
+    import shlex  # imports stay off the clean check's path where they can
+
     return shlex.join(words)
 
 
@@ -69,6 +70,8 @@ def _run_fix(outcome: Outcome, tree: Tree, args: argparse.Namespace) -> int:
 
     def announce(action: str, path: str) -> None:
         print(f"{action} {tree.shown(path)}", file=stream, flush=True)
+
+    from gecko_trace_check import fix
 
     report = fix.apply(outcome.files, tree, outcome.strict, on_change=announce)
     if args.format != "text":

@@ -12,11 +12,6 @@ from pathlib import Path
 from gecko_trace_check.errors import InputError
 from gecko_trace_check.render import check_templates, default_templates
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 DEFAULT_PROJECT = "moz-fx-data-shared-prod"
 DEFAULT_APPLICATIONS = ("firefox_desktop", "org_mozilla_fenix_nightly", "org_mozilla_firefox_beta")
 DEFAULT_SQL_DIR = "sql"
@@ -68,6 +63,11 @@ def read_settings(pyproject: Path) -> dict[str, object]:
         raise InputError(f"not UTF-8 (byte {exc.start})", str(pyproject)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", str(pyproject)) from None
+    # Imported here: a warehouse without a pyproject.toml never pays for the TOML parser.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
