@@ -19,10 +19,10 @@ from gecko_trace_check.render import default_templates
 
 APPS = ("firefox_desktop", "org_mozilla_fenix_nightly", "org_mozilla_firefox_beta")
 RAW_PING_WARNINGS = {
-    ("warning", "references", f"{app}_derived.gecko_trace_spans_v1", f"{PROJECT}/{app}_derived/gecko_trace_spans_v1/query.sql", 9, 5)
+    ("warning", "references", f"{app}_derived.gecko_trace_spans_v1", f"sql/{PROJECT}/{app}_derived/gecko_trace_spans_v1/query.sql", 9, 5)
     for app in APPS
 }
-TRACES = f"{PROJECT}/firefox_desktop_derived/gecko_trace_traces_v1/query.sql"
+TRACES = f"sql/{PROJECT}/firefox_desktop_derived/gecko_trace_traces_v1/query.sql"
 ROUTINE_FINDINGS = {  # the first call of each routine (3 files call each one)
     ("routines", "firefox_desktop_derived.gecko_trace_traces_v1", TRACES, 12, 5),
     ("routines", "firefox_desktop_derived.gecko_trace_traces_v1", TRACES, 49, 3),
@@ -41,7 +41,7 @@ def where(findings: list[dict]) -> set[tuple]:
 
 
 def per_app(severity: str, rule: str, table: str, role: str, line: int, column: int) -> set[tuple]:
-    return {(severity, rule, f"{app}_derived.{table}", f"{PROJECT}/{app}_derived/{table}/{role}", line, column) for app in APPS}
+    return {(severity, rule, f"{app}_derived.{table}", f"sql/{PROJECT}/{app}_derived/{table}/{role}", line, column) for app in APPS}
 
 
 def broken(tmp_path: Path, mutate: Callable[[Path], None]) -> str:
@@ -115,7 +115,7 @@ def test_schema_field_removed(warehouse, tmp_path, capsys):
 
     code, findings = lint_json(capsys, "--templates", broken(tmp_path, mutate))
     assert code == 1
-    view_schema = f"{PROJECT}/gecko_trace_aggregates/signatures/schema.yaml"
+    view_schema = f"sql/{PROJECT}/gecko_trace_aggregates/signatures/schema.yaml"
     assert where(findings) == per_app("error", "query-schema", "gecko_trace_signatures_v1", "query.sql", 7, 3) | {
         ("error", "views", "gecko_trace_aggregates.signatures", view_schema, 18, 5)
     }
@@ -198,7 +198,7 @@ def test_clustering_field_missing_from_the_schema(warehouse, tmp_path, capsys):
 def test_table_removed_that_a_view_still_reads(warehouse, tmp_path, capsys):
     code, findings = lint_json(capsys, "--templates", broken(tmp_path, lambda t: shutil.rmtree(t / "derived" / "gecko_trace_signatures_v1")))
     assert code == 1
-    view = f"{PROJECT}/gecko_trace_aggregates/signatures/view.sql"
+    view = f"sql/{PROJECT}/gecko_trace_aggregates/signatures/view.sql"
     assert where(findings) == {("error", "references", "gecko_trace_aggregates.signatures", view, line, 3) for line in (8, 14, 20)}
     assert {f["message"] for f in findings} == {
         f"reads {PROJECT}.{app}_derived.gecko_trace_signatures_v1, which this render does not produce" for app in APPS
@@ -268,7 +268,7 @@ def test_view_missing_an_application(warehouse, tmp_path, capsys):
 
     code, findings = lint_json(capsys, "--templates", broken(tmp_path, mutate))
     assert code == 1
-    view = f"{PROJECT}/gecko_trace_aggregates/spans/view.sql"
+    view = f"sql/{PROJECT}/gecko_trace_aggregates/spans/view.sql"
     assert where(findings) == {("error", "views", "gecko_trace_aggregates.spans", view, None, None)}
     assert findings[0]["message"] == "application firefox_desktop is configured but not in the view"
 

@@ -28,8 +28,16 @@ def document(outcome: Outcome) -> dict:
             }
             for result in outcome.files
         ],
-        "findings": [asdict(finding) if is_dataclass(finding) else dict(finding) for finding in outcome.findings],
+        "findings": [_finding(outcome, finding) for finding in outcome.findings],
     }
+
+
+def _finding(outcome: Outcome, finding) -> dict:
+    """A lint finding, its path shown like the files' (``--sql-dir`` joined with it)."""
+    entry = asdict(finding) if is_dataclass(finding) else dict(finding)
+    if entry.get("path"):
+        entry["path"] = outcome.shown(entry["path"])
+    return entry
 
 
 def render(outcome: Outcome) -> str:
