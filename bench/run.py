@@ -191,13 +191,18 @@ RATIOS = (
     Ratio("10,000-file tree (other datasets) / empty tree", "big_plain", "clean", 1.15),
 )
 MEMORY_CASE, MEMORY_TARGET_MIB = "apps300", 100.0
+# The first case of each distinct render: its warm-up run is the lint's cold run.
+COLD_CASES = ("clean", "apps30", "apps300")
 
 
-def report(cases: dict[str, Case], rounds: int, info: dict[str, str]) -> tuple[str, bool]:
+def report(cases: dict[str, Case], rounds: int, info: dict[str, str], cold: dict[str, Case]) -> tuple[str, bool]:
     lines = ["| case | median ms | min ms | median CPU ms | peak MiB |", "|---|---:|---:|---:|---:|"]
     for case in cases.values():
         cpu_ms = statistics.median(case.cpu_seconds) * 1000
         lines.append(f"| {case.what} | {case.median_ms:.1f} | {min(case.seconds) * 1000:.1f} | {cpu_ms:.1f} | {case.peak_mib:.1f} |")
+    lines += ["", "| first check after a change (cold lint cache, 1 run) | ms | CPU ms | peak MiB |", "|---|---:|---:|---:|"]
+    for case in cold.values():
+        lines.append(f"| {case.what} | {case.seconds[0] * 1000:.1f} | {case.cpu_seconds[0] * 1000:.1f} | {case.peak_mib:.1f} |")
     lines += ["", "| ratio (medians) | measured | target | holds |", "|---|---:|---:|---|"]
     holds = True
     for ratio in RATIOS:
@@ -211,6 +216,10 @@ def report(cases: dict[str, Case], rounds: int, info: dict[str, str]) -> tuple[s
     ok = peak < MEMORY_TARGET_MIB
     holds &= ok
     lines.append(f"| peak memory, 300 applications | {peak:.1f} MiB | < {MEMORY_TARGET_MIB:g} MiB | {'yes' if ok else '**no**'} |")
+    if MEMORY_CASE in cold:  # not a target of its own: reported so the table does not hide it
+        peak = cold[MEMORY_CASE].peak_mib
+        verdict = "yes" if peak < MEMORY_TARGET_MIB else "no (cold lint cache)"
+        lines.append(f"| peak memory, 300 applications, cold lint cache | {peak:.1f} MiB | (< {MEMORY_TARGET_MIB:g} MiB) | {verdict} |")
     header = [f"- {key}: {value}" for key, value in info.items()] + [f"- rounds: {rounds} (round-robin over the cases; medians)"]
     return "\n".join(header + [""] + lines), holds
 
@@ -237,6 +246,12 @@ NOTES = """\
 - **300 applications**: rendering and reading 2,710 files. The link guard now resolves
   each folder once instead of every path from the root: the comparison of 2,710 files
   went from about 180 to 100 ms.
+- **The first check after a change** of the templates or the applications (a cold lint
+  cache; in CI, every run that keeps no cache) lints the render: sqlglot parses and
+  qualifies every SQL file. About 0.3 s for 3 applications, 1.2 s for 30, 35 s and about
+  150 MiB for 300; `sqlglot.optimizer.qualify` is about 80% of it (one call per file,
+  although the derived queries of two applications differ only in the application id).
+  The clean-check targets assume a warm cache; this row is reported so they do not hide it.
 - **Not used**: Jinja2's bytecode cache took rendering from about 13 to 3.5 ms in-process,
   but end to end the gain was within run-to-run noise on this machine, and it would execute
   marshalled code from a cache folder; left out while the targets hold.
@@ -254,11 +269,12 @@ def write_doc(path: Path, table: str) -> None:
         "memory (`ru_maxrss`; on Linux a child's starts at the size of the process it was forked\n"
         "from, hence the launcher). The cases run round-robin and every ratio compares medians\n"
         "from the same run, so the ratios, not the milliseconds, carry over to another machine.\n"
-        "The floor is\n"
-        '`python -c "import jinja2, yaml"`: starting Python with the two libraries a render needs.\n'
-        "The lint cache lives in a temporary folder filled by an untimed warm-up round, as on a\n"
-        "developer's machine after the first commit; Python's bytecode caches are on (in a\n"
-        "temporary `PYTHONPYCACHEPREFIX`), as for an installed tool.\n\n"
+        'The floor is `python -c "import jinja2, yaml"`: starting Python with the two libraries\n'
+        "a render needs. Python's bytecode caches are on (in a temporary `PYTHONPYCACHEPREFIX`),\n"
+        "as for an installed tool. The lint cache lives in a temporary folder filled by a warm-up\n"
+        "round, as on a developer's machine after the first commit; that round is the first check\n"
+        "after a change of the templates or the applications (and every check in a CI job that\n"
+        "keeps no cache), reported once in the second table.\n\n"
         f"{table}\n\n{NOTES}"
     )
 
@@ -280,9 +296,16 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("GITHUB_STEP_SUMMARY", "PYTHONDONTWRITEBYTECODE"):
             env.pop(name, None)
         cases = build_cases(work, tool)
+        # Bytecode for every module a run may import, so the warm-up measures the lint alone.
+        modules = ("cli", "check", "fix", "lint", "lint_rules", "sqlcmp", "yamlcmp")
+        precompile = f"import importlib, contextlib\nfor name in {modules}:\n    with contextlib.suppress(ImportError):\n        importlib.import_module('gecko_trace_check.' + name)"
+        subprocess.run([sys.executable, "-c", precompile], env=env, check=True)
         print("warm-up (fills the lint cache: a minute for 300 applications) ...", file=sys.stderr, flush=True)
-        for case in cases.values():  # warm-up: page cache, .pyc files, the lint cache
+        cold = {}
+        for case in cases.values():  # warm-up: page cache, the lint cache
             run_once(case, env)
+            if case.name in COLD_CASES:
+                cold[case.name] = Case(case.name, case.what, case.argv, seconds=list(case.seconds), cpu_seconds=list(case.cpu_seconds), peak_bytes=list(case.peak_bytes))
             case.seconds.clear()
             case.cpu_seconds.clear()
             case.peak_bytes.clear()
@@ -293,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    table, holds = report(cases, args.rounds, machine())
+    table, holds = report(cases, args.rounds, machine(), cold)
     print(table)
     if not args.no_write:
         write_doc(args.output, table)
