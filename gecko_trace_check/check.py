@@ -81,11 +81,11 @@ def _run_fix(outcome: Outcome, tree: Tree, args: argparse.Namespace) -> int:
         print(f"Fixed: wrote {len(report.written)}, deleted {len(report.deleted)}; the tree is in sync.", file=stream)
     else:
         print("Nothing to fix: the tree is in sync.", file=stream)
-    if outcome.lint_errors:
-        from gecko_trace_check.reporters.text import render as text_report
+    if outcome.findings and args.format == "text":  # the fix repairs drift, not the templates
+        from gecko_trace_check.reporters.text import render_findings
 
-        if args.format == "text":
-            print(text_report(Outcome(outcome.sql_dir, outcome.target_project, outcome.applications, [], outcome.findings, outcome.strict)))
+        print(render_findings(outcome, color=_color(args)))
+    if outcome.lint_errors:
         return 1
     # For pre-commit: new files are not in `git diff`, so the hook must fail by itself.
     return 1 if changed and getattr(args, "exit_non_zero_on_fix", False) else 0
