@@ -8,7 +8,7 @@ import sys
 
 from gecko_trace_check import compare, lint, render
 from gecko_trace_check.config import Config
-from gecko_trace_check.reporters import Outcome, emit
+from gecko_trace_check.reporters import Outcome, emit, print_report
 from gecko_trace_check.tree import Tree
 
 
@@ -36,7 +36,7 @@ def lint_findings(cfg: Config, rendered: list[render.RenderedFile], tree: Tree) 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
     rendered = render.render(cfg.templates, cfg.target_project, cfg.applications)
-    tree = Tree(cfg.sql_dir, cfg.sql_dir_display)
+    tree = Tree(cfg.sql_dir, cfg.sql_dir_display, cfg.owned)
     results = compare.compare(rendered, tree, cfg.ignore_keys)
     findings = [] if args.no_lint else lint_findings(cfg, rendered, tree)
     outcome = Outcome(
@@ -50,7 +50,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     )
     if args.fix:
         return _run_fix(outcome, tree, args)
-    print(emit(args.format, outcome, full_diff=args.diff, color=_color(args)))
+    print_report(emit(args.format, outcome, full_diff=args.diff, color=_color(args)))
     if os.environ.get("GITHUB_STEP_SUMMARY"):  # in a GitHub Actions job, whatever the format
         from gecko_trace_check.reporters.markdown import append_step_summary
 

@@ -111,7 +111,8 @@ def _load_config(args: argparse.Namespace) -> config.Config:
 
 def run_generate(args: argparse.Namespace) -> int:
     from gecko_trace_check import render
-    from gecko_trace_check.fix import write_atomically
+    from gecko_trace_check.fix import write_render
+    from gecko_trace_check.tree import Tree
 
     cfg = _load_config(args)
     files = render.render(cfg.templates, cfg.target_project, cfg.applications)
@@ -119,8 +120,9 @@ def run_generate(args: argparse.Namespace) -> int:
     shown = args.output_dir or cfg.sql_dir_display
     if args.lint and _lint_before_writing(cfg, files, output_dir, shown):
         return 1
-    for rendered in files:  # rendered in full first: a template error writes nothing
-        write_atomically(output_dir / rendered.path, rendered.content)
+    # Rendered in full first (a template error writes nothing), every target checked
+    # before the first write, each file written atomically.
+    write_render(files, Tree(output_dir, shown))
     apps = len(cfg.applications)
     print(f"Wrote {len(files)} files for {apps} application{'s' if apps != 1 else ''} to {shown}/{cfg.target_project}")
     return 0
@@ -167,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(arguments)
+        if getattr(args, "exit_non_zero_on_fix", False) and not args.fix:
+            parser.error("--exit-non-zero-on-fix only makes sense with --fix")
     except SystemExit as exc:  # argparse prints its own usage line
         return exc.code if isinstance(exc.code, int) else 2
     runners = {"check": run_check, "generate": run_generate, "lint": run_lint, "test": run_test}

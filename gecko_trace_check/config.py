@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gecko_trace_check.errors import InputError
 from gecko_trace_check.render import check_templates, default_templates
+from gecko_trace_check.tree import DEFAULT_OWNED
 
 DEFAULT_PROJECT = "moz-fx-data-shared-prod"
 DEFAULT_APPLICATIONS = ("firefox_desktop", "org_mozilla_fenix_nightly", "org_mozilla_firefox_beta")
@@ -31,6 +32,7 @@ KEYS: dict[str, tuple[type, str]] = {
     "applications": (list, "a list of strings"),
     "templates": (str, "a string"),
     "ignore-keys": (list, "a list of strings"),
+    "owned": (list, "a list of strings"),
 }
 
 
@@ -41,6 +43,8 @@ class Config:
     applications: tuple[str, ...]
     templates: Path
     ignore_keys: tuple[str, ...] = ()
+    # What the tool owns below <sql-dir>/<project>/: "dataset-glob/table-glob" or "dataset-glob".
+    owned: tuple[str, ...] = DEFAULT_OWNED
     # How the user would type sql_dir: paths in reports are this joined with the file's path.
     sql_dir_display: str = DEFAULT_SQL_DIR
 
@@ -76,7 +80,10 @@ def read_settings(pyproject: Path) -> dict[str, object]:
         line = int(match.group(1)) if match else None
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise InputError(f"invalid TOML: {message}", str(pyproject), line) from None
-    table = document.get("tool", {}).get("gecko-trace-check", {})
+    tool = document.get("tool", {})
+    if not isinstance(tool, Mapping):
+        raise InputError("[tool] must be a table", str(pyproject))
+    table = tool.get("gecko-trace-check", {})
     if not isinstance(table, Mapping):
         raise InputError(f"[{TOOL_TABLE}] must be a table", str(pyproject))
     settings: dict[str, object] = {}
@@ -112,6 +119,21 @@ def validate_project(project: str, source: str) -> str:
             source,
         )
     return project
+
+
+def validate_owned(patterns: list[str] | None, source: str) -> tuple[str, ...]:
+    """Ownership patterns below the project folder: ``dataset-glob`` or ``dataset-glob/table-glob``."""
+    if patterns is None:
+        return DEFAULT_OWNED
+    for pattern in patterns:
+        parts = pattern.split("/")
+        if not pattern or len(parts) > 2 or any(part in ("", ".", "..") for part in parts):
+            raise InputError(
+                f"invalid owned pattern {pattern!r}: use 'dataset-glob' or 'dataset-glob/table-glob', "
+                "e.g. '*_derived/gecko_trace_*'",
+                source,
+            )
+    return tuple(patterns)
 
 
 def load(
@@ -176,5 +198,6 @@ def load(
         applications=tuple(apps),
         templates=template_dir,
         ignore_keys=tuple(dict.fromkeys(keys)),
+        owned=validate_owned(settings.get("owned"), file_source),  # type: ignore[arg-type]
         sql_dir_display=sql[1],
     )

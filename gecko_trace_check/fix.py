@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gecko_trace_check.compare import FORMAT_ONLY, MISSING, ORPHANED, STALE, FileResult
 from gecko_trace_check.errors import InputError
+from gecko_trace_check.render import RenderedFile
 from gecko_trace_check.tree import Tree
 
 
@@ -59,16 +60,65 @@ def _umask() -> int:
     return mask
 
 
-def _remove_empty_owned_folders(tree: Tree, result: FileResult) -> None:
+def _remove_empty_owned_folders(tree: Tree, relpath: str, object_type: str) -> None:
     """Remove the owned folders a delete left empty: the object's, and the aggregates dataset's.
 
     A ``<app>_derived`` dataset folder is not ours and stays.
     """
-    folder = tree.guard(result.path).parent
-    folders = [folder] if result.object_type == "table" else [folder, folder.parent] if result.object_type == "view" else [folder]
+    folder = tree.guard(relpath).parent
+    folders = [folder, folder.parent] if object_type == "view" else [folder]
     for candidate in folders:
         with contextlib.suppress(OSError):  # not empty (a hand-written file stays) or gone
             candidate.rmdir()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file to write (``content``) or to delete (``content`` None)."""
+
+    path: str  # below the tree
+    content: bytes | None
+    object_type: str = "table"
+
+
+def preflight(tree: Tree, changes: Sequence[Change]) -> None:
+    """Refuse before the first write, not half-way through: links out, folders or files in the way."""
+    if tree.root.exists() and not tree.root.is_dir():
+        raise InputError("is a file where the sql folder should be", tree.display)
+    for change in changes:
+        path = tree.guard(change.path)
+        if change.content is None:
+            continue
+        if path.is_dir():
+            raise InputError("is a folder where the generator writes a file", tree.shown(change.path))
+        blocking = tree.blocking_file(change.path)
+        if blocking != change.path:
+            raise InputError("is a file where the generator needs a folder", tree.shown(blocking))
+
+
+def _apply(changes: Sequence[Change], tree: Tree, command: str, on_change: Callable[[str, str], None]) -> FixReport:
+    preflight(tree, changes)
+    report = FixReport()
+    for index, change in enumerate(changes):
+        try:
+            if change.content is None:
+                tree.guard(change.path).unlink(missing_ok=True)
+                _remove_empty_owned_folders(tree, change.path, change.object_type)
+                report.deleted.append(change.path)
+                on_change("deleted", change.path)
+            else:
+                write_atomically(tree.guard(change.path), change.content)
+                report.written.append(change.path)
+                on_change("wrote", change.path)
+        except OSError as exc:
+            done = len(report.written) + len(report.deleted)
+            action = "delete" if change.content is None else "write"
+            raise InputError(
+                f"cannot {action}: {exc.strerror or exc}; {command} stopped after {done} of {len(changes)} changes "
+                f"({len(changes) - index} not made; every file is either wholly old or wholly new)",
+                tree.shown(change.path),
+            ) from None
+    return report
 
 
 def apply(
@@ -78,29 +128,13 @@ def apply(
     on_change: Callable[[str, str], None] = lambda action, path: None,
 ) -> FixReport:
     """Apply the plan; ``on_change(action, path)`` is told of each change as it lands."""
-    plan = planned(results, strict)
-    for result in plan:  # refuse before the first write, not half-way through
-        tree.guard(result.path)
-    report = FixReport()
-    for index, result in enumerate(plan):
-        try:
-            if result.status == ORPHANED:
-                tree.guard(result.path).unlink(missing_ok=True)
-                _remove_empty_owned_folders(tree, result)
-                report.deleted.append(result.path)
-                on_change("deleted", result.path)
-            else:
-                assert result.rendered is not None
-                write_atomically(tree.guard(result.path), result.rendered)
-                report.written.append(result.path)
-                on_change("wrote", result.path)
-        except OSError as exc:
-            done = len(report.written) + len(report.deleted)
-            left = len(plan) - index
-            action = "delete" if result.status == ORPHANED else "write"
-            raise InputError(
-                f"cannot {action}: {exc.strerror or exc}; --fix stopped after {done} of {len(plan)} changes "
-                f"({left} not made; every file is either wholly old or wholly new)",
-                tree.shown(result.path),
-            ) from None
-    return report
+    changes = [
+        Change(result.path, None if result.status == ORPHANED else result.rendered, result.object_type)
+        for result in planned(results, strict)
+    ]
+    return _apply(changes, tree, "--fix", on_change)
+
+
+def write_render(files: Sequence[RenderedFile], tree: Tree) -> FixReport:
+    """``generate``: write every rendered file, with the same checks and atomic writes as --fix."""
+    return _apply([Change(file.path, file.content) for file in files], tree, "generate", lambda action, path: None)

@@ -396,14 +396,14 @@ def test_missing_sql_dir_is_all_missing_and_fix_creates_it(warehouse: Path, caps
     assert len(found) == 37 and set(found.values()) == {"missing"}
     code, out, _ = run(capsys)
     assert code == 1
-    assert "Run `gecko-trace-check --fix` to rewrite 37 files." in out
+    assert "Run `gecko-trace-check --fix` to write 37 files." in out
     assert run(capsys, "--fix")[0] == 0
     assert run(capsys)[0] == 0
 
 
 def test_fix_command_repeats_the_users_flags(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run(capsys, "--sql-dir", "my sql", "--app", "firefox_desktop", "--ignore-key", "labels.x")
-    assert "Run `gecko-trace-check --fix --sql-dir 'my sql' --app firefox_desktop --ignore-key labels.x` to rewrite 19 files." in out
+    assert "Run `gecko-trace-check --fix --sql-dir 'my sql' --app firefox_desktop --ignore-key labels.x` to write 19 files." in out
 
 
 def test_fix_with_json_keeps_stdout_machine_readable(generated: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -427,3 +427,17 @@ def test_colour_only_when_asked_or_on_a_terminal(generated: Path, capsys: pytest
     monkeypatch.setenv("NO_COLOR", "1")
     _, none, _ = run(capsys)
     assert "\x1b[" not in none
+
+
+def test_owned_patterns_keep_another_teams_gecko_trace_table(generated: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    foreign = generated / "telemetry_derived/gecko_trace_crash_pings_v1/query.sql"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("SELECT 'not generated'\n")
+    assert statuses(capsys)[f"sql/{PROJECT}/telemetry_derived/gecko_trace_crash_pings_v1/query.sql"] == "orphaned"
+    # By default every *_derived dataset's gecko_trace_* tables are the generator's; narrow it:
+    (warehouse / "pyproject.toml").write_text(
+        '[tool.gecko-trace-check]\nowned = ["firefox_desktop_derived/gecko_trace_*", "org_mozilla_*_derived/gecko_trace_*", "gecko_trace_aggregates"]\n'
+    )
+    assert run(capsys)[0] == 0
+    assert run(capsys, "--fix")[0] == 0
+    assert foreign.read_text() == "SELECT 'not generated'\n"

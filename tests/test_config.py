@@ -131,3 +131,26 @@ def test_unknown_flag_is_a_usage_error(warehouse: Path, capsys: pytest.CaptureFi
     code, _, err = run(capsys, "--fixx")
     assert code == 2
     assert "unrecognized arguments: --fixx" in err
+
+
+def test_tool_that_is_not_a_table(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_pyproject(warehouse, "tool = 3\n")
+    code, out, err = run(capsys, "generate")
+    assert (code, out) == (2, "")
+    assert "pyproject.toml: [tool] must be a table" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("pattern", ["", "a/b/c", "../x", "a//b", "*_derived/.."])
+def test_invalid_owned_patterns(warehouse: Path, capsys: pytest.CaptureFixture[str], pattern: str) -> None:
+    write_pyproject(warehouse, f'[tool.gecko-trace-check]\nowned = ["{pattern}"]\n')
+    code, _, err = run(capsys, "check")
+    assert code == 2
+    assert f"invalid owned pattern '{pattern}'" in err
+
+
+def test_owned_patterns_are_read(warehouse: Path) -> None:
+    write_pyproject(warehouse, '[tool.gecko-trace-check]\nowned = ["firefox_*_derived/gecko_trace_*", "gecko_trace_aggregates"]\n')
+    assert config.load().owned == ("firefox_*_derived/gecko_trace_*", "gecko_trace_aggregates")
+    write_pyproject(warehouse, "")
+    assert config.load().owned == ("*_derived/gecko_trace_*", "gecko_trace_aggregates")

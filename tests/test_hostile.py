@@ -94,7 +94,7 @@ def test_file_where_a_generated_folder_belongs(generated: Path, capsys: pytest.C
     shutil.rmtree(folder)
     folder.write_text("not a folder\n")
     code, out, err = run(capsys)
-    assert_one_line_error(code, out, err, f"sql/{PROJECT}/{TRACES}/", "a file stands where the generator needs a folder")
+    assert_one_line_error(code, out, err, f"sql/{PROJECT}/{TRACES}: is a file where the generator needs a folder")
 
 
 @pytest.mark.parametrize("link", ["object", "dataset", "file"])
@@ -234,3 +234,61 @@ def test_reader_leaving_early_is_not_a_traceback(warehouse: Path) -> None:
     assert process.stdout.startswith("{")
     assert "Traceback" not in process.stderr
     assert "BrokenPipe" not in process.stderr
+
+
+# --- generate -----------------------------------------------------------------------------
+
+
+def test_generate_refuses_a_folder_in_the_way_before_writing_anything(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (warehouse / f"sql/{PROJECT}/gecko_trace_aggregates/spans/view.sql").mkdir(parents=True)
+    code, out, err = run(capsys, "generate")
+    assert_one_line_error(code, out, err, f"sql/{PROJECT}/gecko_trace_aggregates/spans/view.sql: is a folder where the generator writes a file")
+    assert [p for p in (warehouse / "sql").rglob("*") if p.is_file()] == []
+
+
+def test_generate_into_a_file(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (warehouse / "out").write_text("not a folder\n")
+    code, out, err = run(capsys, "generate", "--output-dir", "out")
+    assert_one_line_error(code, out, err, "out: is a file where the sql folder should be")
+    assert (warehouse / "out").read_text() == "not a folder\n"
+
+
+def test_generate_refuses_a_link_out_of_the_tree(warehouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (warehouse / f"sql/{PROJECT}").mkdir(parents=True)
+    (warehouse / f"sql/{PROJECT}/gecko_trace_aggregates").symlink_to(outside, target_is_directory=True)
+    code, out, err = run(capsys, "generate")
+    assert_one_line_error(code, out, err, "leads out of the sql tree")
+    assert list(outside.iterdir()) == []
+    assert [p for p in (warehouse / "sql").rglob("*") if p.is_file()] == []
+
+
+def test_a_linked_dataset_the_tool_does_not_own_is_harmless(generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "clients_v1").mkdir(parents=True)
+    (elsewhere / "clients_v1/query.sql").write_text("SELECT 1\n")
+    (generated / "telemetry_derived").symlink_to(elsewhere, target_is_directory=True)
+    assert run(capsys)[0] == 0
+    assert run(capsys, "--fix")[0] == 0
+    # ... until it holds an object the tool would own: then it refuses, and touches nothing.
+    (elsewhere / "gecko_trace_spans_v1").mkdir()
+    (elsewhere / "gecko_trace_spans_v1/query.sql").write_text("SELECT 2\n")
+    code, out, err = run(capsys, "--fix")
+    assert_one_line_error(code, out, err, f"sql/{PROJECT}/telemetry_derived/gecko_trace_spans_v1: leads out of the sql tree")
+    assert (elsewhere / "gecko_trace_spans_v1/query.sql").read_text() == "SELECT 2\n"
+
+
+def test_exit_code_survives_a_reader_that_leaves_early(generated: Path) -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.run(
+        [sys.executable, "-c", "import subprocess, sys; p = subprocess.Popen([sys.executable, '-m', 'gecko_trace_check', '--no-lint'], stdout=subprocess.PIPE); p.stdout.close(); sys.exit(p.wait())"],
+        capture_output=True,
+        text=True,
+        cwd=generated.parent.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert process.returncode == 0, process.stderr
+    assert "Traceback" not in process.stderr

@@ -7,10 +7,15 @@ adding a format never touches the check.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from gecko_trace_check.compare import FileResult, summary
+from gecko_trace_check.compare import FORMAT_ONLY, FileResult, summary
+from gecko_trace_check.tree import shown
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,9 @@ class Outcome:
     findings: Sequence[Any] = ()
     strict: bool = False
     fix_command: str = "gecko-trace-check --fix"
-    fixed: Sequence[str] = field(default_factory=tuple)  # paths --fix changed, as shown
 
     def shown(self, path: str) -> str:
-        return f"{self.sql_dir.rstrip('/')}/{path}" if self.sql_dir not in ("", ".") else path
+        return shown(self.sql_dir, path)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -64,6 +68,22 @@ class Outcome:
     def object_count(self) -> int:
         return len({result.object for result in self.files})
 
+    def drift_counts(self, objects: Sequence[ObjectDrift]) -> str:
+        """``2 changed, 1 missing, 1 orphaned; 10 in sync``"""
+        kinds = {"~": 0, "+": 0, "-": 0}
+        for drift in objects:
+            kinds[drift.symbol] += 1
+        in_sync = self.object_count - len(objects)
+        return f"{kinds['~']} changed, {kinds['+']} missing, {kinds['-']} orphaned; {in_sync} in sync"
+
+    @property
+    def format_only_note(self) -> str:
+        """``12 files differ only in formatting (not drift)``, or "" when none does (or --strict)."""
+        count = self.summary[FORMAT_ONLY]
+        if not count or self.strict:
+            return ""
+        return f"{plural(count, 'file')} differ{'s' if count == 1 else ''} only in formatting (not drift)"
+
     @property
     def lint_errors(self) -> list[Any]:
         return [f for f in self.findings if f.severity == "error" or (self.strict and f.severity == "warning")]
@@ -71,6 +91,17 @@ class Outcome:
     @property
     def exit_code(self) -> int:
         return 1 if self.drift or self.lint_errors else 0
+
+
+def print_report(text: str) -> None:
+    """Print to stdout; a reader that leaves early (``| head``) does not change the verdict."""
+    import os
+    import sys
+
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def emit(fmt: str, outcome: Outcome, *, full_diff: bool = False, color: bool = False) -> str:

@@ -13,16 +13,12 @@ import re
 import sys
 
 from gecko_trace_check.compare import FORMAT_ONLY, MISSING, ORPHANED, FileResult
-from gecko_trace_check.reporters import ObjectDrift, Outcome
+from gecko_trace_check.reporters import ObjectDrift, Outcome, plural
 
 MAX_CHARS = 65_536  # GitHub's limit for an issue or pull-request comment body
 # Room kept for the line that says what was left out.
 _CUT_NOTE_ROOM = 400
 _SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def cell(text: str) -> str:
@@ -66,7 +62,7 @@ def _row(drift: ObjectDrift, strict: bool) -> str:
 def _diff_block(outcome: Outcome, result: FileResult) -> str:
     changed = sum(1 for line in result.diff.splitlines()[2:] if line[:1] in "+-")
     # Markdown is not read inside an HTML line: the path goes in <code>, HTML-escaped.
-    summary = f"<code>{html.escape(outcome.shown(result.path))}</code>: {_plural(changed, 'changed line')}"
+    summary = f"<code>{html.escape(outcome.shown(result.path))}</code>: {plural(changed, 'changed line')}"
     # <details> needs blank lines around its markdown body to render it as markdown.
     return f"<details><summary>{summary}</summary>\n\n{_fence(result.diff, 'diff')}\n\n</details>"
 
@@ -84,19 +80,15 @@ def _finding_row(outcome: Outcome, finding: object) -> str:
 
 def _heading(outcome: Outcome, objects: list[ObjectDrift]) -> list[str]:
     if objects:
-        kinds = {"~": 0, "+": 0, "-": 0}
-        for drift in objects:
-            kinds[drift.symbol] += 1
-        verdict = f"drift in {_plural(len(objects), 'object')}"
-        counts = f"{kinds['~']} changed, {kinds['+']} missing, {kinds['-']} orphaned; {outcome.object_count - len(objects)} in sync."
+        verdict = f"drift in {plural(len(objects), 'object')}"
+        counts = outcome.drift_counts(objects) + "."
     elif outcome.lint_errors:
-        verdict, counts = "lint errors", f"In sync: {_plural(outcome.object_count, 'object')}."
+        verdict, counts = "lint errors", f"In sync: {plural(outcome.object_count, 'object')}."
     else:
-        verdict, counts = "in sync", f"{_plural(outcome.object_count, 'object')}, {_plural(len(outcome.files), 'file')}."
+        verdict, counts = "in sync", f"{plural(outcome.object_count, 'object')}, {plural(len(outcome.files), 'file')}."
     lines = [f"### Gecko Trace SQL: {verdict}", "", counts]
-    format_only = outcome.summary[FORMAT_ONLY]
-    if format_only and not outcome.strict:
-        lines.append(f"{_plural(format_only, 'file')} differ{'s' if format_only == 1 else ''} only in formatting (not drift).")
+    if outcome.format_only_note:
+        lines.append(outcome.format_only_note + ".")
     return lines
 
 
@@ -133,7 +125,7 @@ def render(outcome: Outcome, *, max_chars: int = MAX_CHARS) -> str:
         lines += ["", "| lint | where | finding | rule |", "|---|---|---|---|", *findings]
     for block in diffs:
         lines += ["", block]
-    cut = [_plural(count, what) for count, what in ((rows_cut, "object"), (findings_cut, "lint finding"), (diffs_cut, "diff")) if count]
+    cut = [plural(count, what) for count, what in ((rows_cut, "object"), (findings_cut, "lint finding"), (diffs_cut, "diff")) if count]
     if cut:
         note = f"_Left out to stay within GitHub's {max_chars:,}-character limit: {', '.join(cut)}._"
         lines += ["", note + " Run `gecko-trace-check` locally, or see the job log, for the full report."]

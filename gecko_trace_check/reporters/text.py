@@ -6,7 +6,7 @@ import os
 from typing import TextIO
 
 from gecko_trace_check.compare import FORMAT_ONLY, MISSING, ORPHANED
-from gecko_trace_check.reporters import ObjectDrift, Outcome
+from gecko_trace_check.reporters import ObjectDrift, Outcome, plural
 
 SHORT_DIFF_LINES = 12
 COLORS = {"+": "32", "-": "31", "~": "33", "@": "36", "error": "31", "warning": "33", "bold": "1"}
@@ -19,10 +19,6 @@ def use_color(stream: TextIO) -> bool:
     if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
         return True
     return hasattr(stream, "isatty") and stream.isatty()
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 class _Painter:
@@ -53,7 +49,7 @@ def _object_lines(drift: ObjectDrift, width: int, full_diff: bool, paint: _Paint
     if drift.symbol == "+":
         return [f"{head:<{width}}   missing: {roles}"]
     if drift.symbol == "-":
-        return [f"{head:<{width}}   no longer generated: {_plural(len(drift.files), 'file')} ({roles})"]
+        return [f"{head:<{width}}   no longer generated: {plural(len(drift.files), 'file')} ({roles})"]
     lines = [head]
     for result in drift.files:
         if result.status == MISSING:
@@ -86,46 +82,44 @@ def render_findings(outcome: Outcome, *, color: bool = False) -> str:
     lines = _finding_lines(outcome, _Painter(color))
     errors = len(outcome.lint_errors)
     if lines:
-        lines += ["", f"Lint: {_plural(errors, 'error')}, {_plural(len(outcome.findings) - errors, 'warning')}."]
+        lines += ["", f"Lint: {plural(errors, 'error')}, {plural(len(outcome.findings) - errors, 'warning')}."]
     else:
         lines.append("Lint: no findings.")
     return "\n".join(lines)
 
 
+def _fix_plan(outcome: Outcome) -> str:
+    """``rewrite 6 files and delete 3``; ``write`` when every file to write is missing."""
+    writes = [result for result in outcome.drift if result.status != ORPHANED]
+    deletes = sum(1 for result in outcome.drift if result.status == ORPHANED)
+    verb = "write" if all(result.status == MISSING for result in writes) else "rewrite"
+    parts = [f"{verb} {plural(len(writes), 'file')}" if writes else "", f"delete {plural(deletes, 'file') if not writes else deletes}" if deletes else ""]
+    return " and ".join(part for part in parts if part)
+
+
 def render(outcome: Outcome, *, full_diff: bool = False, color: bool = False) -> str:
     paint = _Painter(color)
     objects = outcome.objects()
-    counts = outcome.summary
     # Dashes and pluses share one column for their trailing note, as in a plan.
     width = max((len(f"x {d.object_type:<5} {d.object}") for d in objects if d.symbol != "~"), default=0)
     width += len(paint("", "+"))
     lines: list[str] = []
     for drift in objects:
         lines += _object_lines(drift, width, full_diff, paint, outcome.strict)
-    if counts[FORMAT_ONLY] and not outcome.strict:
-        lines.append(f"  {_plural(counts[FORMAT_ONLY], 'file')} differ{'s' if counts[FORMAT_ONLY] == 1 else ''} only in formatting (not drift)")
+    if outcome.format_only_note:
+        lines.append(f"  {outcome.format_only_note}")
 
     findings = _finding_lines(outcome, paint)
     if findings:
         lines += ["", *findings]
 
-    in_sync = outcome.object_count - len(objects)
     lines.append("")
     if objects:
-        kinds = {"~": 0, "+": 0, "-": 0}
-        for drift in objects:
-            kinds[drift.symbol] += 1
-        parts = [f"{kinds['~']} changed", f"{kinds['+']} missing", f"{kinds['-']} orphaned"]
-        lines.append(f"Drift in {_plural(len(objects), 'object')}: {', '.join(parts)}; {in_sync} in sync.")
-        writes = sum(1 for result in outcome.drift if result.status != ORPHANED)
-        deletes = counts[ORPHANED]
-        plan = " and ".join(
-            part for part in (f"rewrite {_plural(writes, 'file')}" if writes else "", f"delete {deletes}" if deletes else "") if part
-        )
-        lines.append(f"Run `{outcome.fix_command}` to {plan}.")
+        lines.append(f"Drift in {plural(len(objects), 'object')}: {outcome.drift_counts(objects)}.")
+        lines.append(f"Run `{outcome.fix_command}` to {_fix_plan(outcome)}.")
     else:
-        lines.append(f"In sync: {_plural(outcome.object_count, 'object')}, {_plural(len(outcome.files), 'file')}.")
+        lines.append(f"In sync: {plural(outcome.object_count, 'object')}, {plural(len(outcome.files), 'file')}.")
     errors, warnings = len(outcome.lint_errors), len(outcome.findings) - len(outcome.lint_errors)
     if outcome.findings:
-        lines.append(f"Lint: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}.")
+        lines.append(f"Lint: {plural(errors, 'error')}, {plural(warnings, 'warning')}.")
     return "\n".join(line for line in (lines if lines[0] else lines[1:]))
