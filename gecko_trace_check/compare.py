@@ -52,33 +52,17 @@ def _compare_sql(rendered: RenderedFile, committed_text: str, shown: str) -> tup
     return STALE, tuple(changes), sqlcmp.unified_diff(committed_text, rendered_text, shown)
 
 
-def _load_yaml(text: str):
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-
-
-def _yaml_error(exc: Exception) -> tuple[str, int | None]:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return problem, (mark.line + 1 if mark is not None else None)
-
-
 def _compare_yaml(rendered: RenderedFile, committed_text: str, ignore_keys: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-    import yaml
+    from gecko_trace_check import yamlio
 
     try:
-        new = _load_yaml(rendered.content.decode("utf-8"))
-    except yaml.YAMLError as exc:
-        problem, line = _yaml_error(exc)
-        raise InputError(f"generated YAML is invalid: {problem}", rendered.source or rendered.path, line) from None
+        new = yamlio.load(rendered.content)
+    except yamlio.InvalidYAML as exc:
+        raise InputError(f"generated YAML is invalid: {exc.problem}", rendered.source or rendered.path, exc.line) from None
     try:
-        old = _load_yaml(committed_text)
-    except yaml.YAMLError as exc:
-        problem, line = _yaml_error(exc)
-        where = f" at line {line}" if line else ""
-        return STALE, (f"{rendered.role}: not valid YAML{where} ({problem})",)
+        old = yamlio.load(committed_text)
+    except yamlio.InvalidYAML as exc:
+        return STALE, (f"{rendered.role}: not valid YAML{exc.where} ({exc.problem})",)
 
     from gecko_trace_check import yamlcmp
 

@@ -191,20 +191,17 @@ def check_yaml(files: Iterable[RenderedFile]) -> None:
     Otherwise ``generate`` would write a broken metadata.yaml and a check whose committed
     copy matches it byte for byte would call it in sync.
     """
-    import yaml
+    from gecko_trace_check import yamlio
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     checked = set()
     for rendered in files:
         if not rendered.role.endswith(".yaml") or rendered.source in checked:
             continue
         checked.add(rendered.source)
         try:
-            yaml.load(rendered.content, Loader=loader)  # noqa: S506 - a safe loader
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise InputError(f"renders to invalid YAML: {problem}", rendered.source, mark.line + 1 if mark else None) from None
+            yamlio.load(rendered.content)
+        except yamlio.InvalidYAML as exc:
+            raise InputError(f"renders to invalid YAML: {exc.problem}", rendered.source, exc.line) from None
 
 
 def render(templates: Path, target_project: str, applications: Sequence[str]) -> list[RenderedFile]:

@@ -292,3 +292,25 @@ def test_exit_code_survives_a_reader_that_leaves_early(generated: Path) -> None:
     )
     assert process.returncode == 0, process.stderr
     assert "Traceback" not in process.stderr
+
+
+# --- duplicate YAML keys ------------------------------------------------------------------
+
+
+def test_duplicate_key_in_a_committed_file_is_stale_with_its_line(generated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    metadata = generated / TRACES / "metadata.yaml"
+    metadata.write_text(metadata.read_text() + "labels:\n  incremental: false\n")
+    line = metadata.read_text().splitlines().index("labels:", metadata.read_text().splitlines().index("labels:") + 1) + 1
+    code, out, _ = run(capsys)
+    assert code == 1
+    assert f"metadata.yaml: not valid YAML at line {line} (duplicate key 'labels')" in out
+    assert run(capsys, "--fix")[0] == 0
+    assert run(capsys)[0] == 0
+
+
+def test_duplicate_key_in_a_template_is_an_error(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    templates = copy_templates(warehouse)
+    schema = templates / "derived/gecko_trace_traces_v1/schema.yaml"
+    schema.write_text("fields: []\nfields:\n  - name: x\n")
+    code, out, err = run(capsys, "generate", "--templates", "templates")
+    assert_one_line_error(code, out, err, f"{schema}:2: renders to invalid YAML: duplicate key 'fields'")

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gecko_trace_check import yamlio
 from gecko_trace_check.errors import InputError
 
 PARAMS_FILE = "query_params.yaml"
 EXPECT_FILE = "expect.yaml"
-# libyaml's loader when PyYAML has it: the pure-Python one dominates a run's time.
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SCHEMA_SUFFIX = ".schema.yaml"
 
 
@@ -48,30 +47,11 @@ class TestCase:
     inputs: list[InputTable]
     params: list[QueryParam]
     expect: list[dict[str, Any]]
-    expect_path: Path = field(default=Path())
 
 
 def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """The parsed document and its node tree (for line numbers); bad YAML is an InputError."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte {exc.start})", str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", str(path)) from None
-    loader = LOADER(text)
-    try:
-        node = loader.get_single_node()
-        document = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", str(path), mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", str(path)) from None
-    finally:
-        loader.dispose()
-    return document, node
+    return yamlio.read_file(path, with_nodes=True)
 
 
 def _line(node: yaml.Node | None) -> int | None:
@@ -142,7 +122,6 @@ def load_test(folder: Path, project: str, dataset: str, table: str) -> TestCase:
         inputs=inputs,
         params=params,
         expect=_rows(expect_path),
-        expect_path=expect_path,
     )
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gecko_trace_check import config, render
+from gecko_trace_check import config, render, yamlio
 from gecko_trace_check.errors import InputError
 from gecko_trace_check.run import engine, fixtures, rowdiff, tables, translate
 
@@ -32,8 +29,8 @@ class TestResult:
 def _display(path: Path) -> str:
     """A path the way the user would type it: relative to the current folder when below it."""
     try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:  # elsewhere: the absolute path
         return str(path)
 
 
@@ -50,7 +47,7 @@ def _rendered_schemas(files: list[render.RenderedFile]) -> dict[translate.TableI
     schemas = {}
     for rendered in files:
         if rendered.role == "schema.yaml":
-            document = yaml.safe_load(rendered.content)
+            document = yamlio.load(rendered.content)
             if isinstance(document, dict) and isinstance(document.get("fields"), list):
                 schemas[(rendered.project, rendered.dataset, rendered.name)] = document["fields"]
     return schemas
@@ -60,10 +57,7 @@ def _committed_schema(sql_dir: Path, table: translate.TableId) -> list[dict[str,
     path = sql_dir.joinpath(*table, "schema.yaml")
     if not path.is_file():
         return None
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"cannot read the schema: {str(exc).splitlines()[0]}", str(path)) from None
+    document = yamlio.read_file(path)
     fields = document.get("fields") if isinstance(document, dict) else None
     return fields if isinstance(fields, list) else None
 
