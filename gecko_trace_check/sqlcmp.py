@@ -40,14 +40,24 @@ def tokens(sql: str) -> list[Word]:
         raw: list[Token] = _DIALECT.tokenize(sql.replace("\r\n", "\n"))
     except SqlglotError as exc:
         raise ValueError(str(exc).splitlines()[0]) from None
-    words = []
+    words: list[Word] = []
     for index, token in enumerate(raw):
+        if token.token_type == TokenType.ALIAS:
+            continue  # `x AS y` and `x y` are the same alias; formatters add the optional AS
         calls = index + 1 < len(raw) and raw[index + 1].token_type == TokenType.L_PAREN
         text = token.text
         if token.token_type not in _CASE_SENSITIVE or (token.token_type == TokenType.VAR and calls):
             text = text.upper()
-        kind = "name" if token.token_type in _NAME_TYPES else token.token_type.name
-        words.append(Word(kind, text, token.line))
+        if token.token_type in _NAME_TYPES:
+            # `p.d.t`, `p`.`d`.`t` and p.d.t name the same table: one dotted name.
+            if len(words) >= 2 and words[-1].kind == "DOT" and words[-2].kind == "name":
+                words.pop()
+                text = f"{words.pop().text}.{text}"
+            if calls and text.upper().startswith("SAFE."):  # SAFE.PARSE_DATE: a function prefix
+                text = "SAFE." + text[5:]
+            words.append(Word("name", text, token.line))
+        else:
+            words.append(Word(token.token_type.name, text, token.line))
     return words
 
 

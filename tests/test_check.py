@@ -441,3 +441,24 @@ def test_owned_patterns_keep_another_teams_gecko_trace_table(generated: Path, wa
     assert run(capsys)[0] == 0
     assert run(capsys, "--fix")[0] == 0
     assert foreign.read_text() == "SELECT 'not generated'\n"
+
+
+def test_formatter_spellings_of_the_same_sql_are_format_only(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Optional AS, SAFE. prefixes in any case, and split or joined backticked table paths."""
+    templates = warehouse / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    query = templates / "derived/gecko_trace_signatures_v1/query.sql"
+    query.write_text("SELECT\n  SAFE.PARSE_DATE('%F', '2024-01-01') AS day,\n  t.signature AS signature\nFROM\n  `{{ target_project }}.{{ app_id }}_derived.gecko_trace_traces_v1` AS t")
+    assert run(capsys, "generate", "--templates", "templates", "--app", "firefox_desktop")[0] == 0
+    committed = warehouse / "sql" / PROJECT / "firefox_desktop_derived/gecko_trace_signatures_v1/query.sql"
+    committed.write_text(
+        "select safe.parse_date('%F', '2024-01-01') day, t.signature signature\n"
+        "from `moz-fx-data-shared-prod`.`firefox_desktop_derived`.`gecko_trace_traces_v1` t\n"
+    )
+    code, out, _ = run(capsys, "--templates", "templates", "--app", "firefox_desktop")
+    assert code == 0, out
+    assert "1 file differs only in formatting" in out
+    committed.write_text(committed.read_text().replace("t.signature signature", "t.signature sig"))
+    code, out, _ = run(capsys, "--templates", "templates", "--app", "firefox_desktop")
+    assert code == 1
+    assert "sig -> signature" in out
