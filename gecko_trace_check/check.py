@@ -29,16 +29,12 @@ def fix_command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
-def lint_findings(cfg: Config, rendered: list[render.RenderedFile], tree: Tree) -> list[lint.Finding]:
-    """The consistency lint of the render (cached: an unchanged render parses nothing)."""
-    return lint.lint(cfg, rendered, tree)
-
-
 def run(cfg: Config, args: argparse.Namespace) -> int:
     rendered = render.render(cfg.templates, cfg.target_project, cfg.applications)
     tree = Tree(cfg.sql_dir, cfg.sql_dir_display, cfg.owned)
     results = compare.compare(rendered, tree, cfg.ignore_keys)
-    findings = [] if args.no_lint else lint_findings(cfg, rendered, tree)
+    # The lint is cached per render: an unchanged pipeline parses no SQL.
+    findings = [] if args.no_lint else lint.lint(cfg, rendered, tree)
     outcome = Outcome(
         sql_dir=cfg.sql_dir_display,
         target_project=cfg.target_project,
