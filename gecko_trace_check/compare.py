@@ -46,7 +46,7 @@ def _compare_sql(rendered: RenderedFile, committed_text: str, shown: str) -> tup
     except ValueError as exc:
         return STALE, (f"{rendered.role}: not valid BigQuery SQL ({exc})",), sqlcmp.unified_diff(committed_text, rendered_text, shown)
     if [(w.kind, w.text) for w in old] == [(w.kind, w.text) for w in new]:
-        return FORMAT_ONLY, (), ""
+        return FORMAT_ONLY, (f"{rendered.role}: formatting differs",), ""
     what = "view" if rendered.role == "view.sql" else "query"
     changes = [f"{rendered.role}: {what} changed"] + [f"{rendered.role}: {change}" for change in sqlcmp.describe(old, new)]
     return STALE, tuple(changes), sqlcmp.unified_diff(committed_text, rendered_text, shown)
@@ -68,7 +68,7 @@ def _compare_yaml(rendered: RenderedFile, committed_text: str, ignore_keys: Sequ
 
     old, new = yamlcmp.without_keys(old, ignore_keys), yamlcmp.without_keys(new, ignore_keys)
     if old == new:
-        return FORMAT_ONLY, ()
+        return FORMAT_ONLY, (f"{rendered.role}: formatting differs",)
     describe = yamlcmp.schema_changes if rendered.role == "schema.yaml" else yamlcmp.key_changes
     return STALE, tuple(f"{rendered.role}: {change}" for change in describe(old, new) or ["content changed"])
 

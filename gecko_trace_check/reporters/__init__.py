@@ -27,6 +27,11 @@ class ObjectDrift:
     files: tuple[FileResult, ...]
 
     @property
+    def changes(self) -> list[str]:
+        """What changed, file by file: ``schema.yaml: field x added (INT64)``."""
+        return [change for result in self.files for change in result.changes]
+
+    @property
     def symbol(self) -> str:
         statuses = {result.status for result in self.files}
         if statuses == {"missing"}:

@@ -12,7 +12,7 @@ import html
 import re
 import sys
 
-from gecko_trace_check.compare import FORMAT_ONLY, MISSING, ORPHANED, FileResult
+from gecko_trace_check.compare import FileResult
 from gecko_trace_check.reporters import ObjectDrift, Outcome, plural
 
 MAX_CHARS = 65_536  # GitHub's limit for an issue or pull-request comment body
@@ -40,22 +40,8 @@ def _fence(body: str, info: str) -> str:
     return f"{ticks}{info}\n{body}\n{ticks}"
 
 
-def _what_changed(drift: ObjectDrift, strict: bool) -> list[str]:
-    changes = []
-    for result in drift.files:
-        if result.status == MISSING:
-            changes.append(f"{result.role}: missing")
-        elif result.status == ORPHANED:
-            changes.append(f"{result.role}: no longer generated")
-        elif result.status == FORMAT_ONLY and strict:
-            changes.append(f"{result.role}: formatting differs (--strict)")
-        else:
-            changes += result.changes
-    return changes
-
-
-def _row(drift: ObjectDrift, strict: bool) -> str:
-    changes = "<br>".join(cell(change) for change in _what_changed(drift, strict))
+def _row(drift: ObjectDrift) -> str:
+    changes = "<br>".join(cell(change) for change in drift.changes)
     return f"| `{drift.symbol}` | {drift.object_type} | {_code(drift.object)} | {changes} |"
 
 
@@ -105,7 +91,7 @@ def _take(blocks: list[str], budget: int) -> tuple[list[str], int, int]:
 def render(outcome: Outcome, *, max_chars: int = MAX_CHARS) -> str:
     objects = outcome.objects()
     head = _heading(outcome, objects)
-    rows = [_row(drift, outcome.strict) for drift in objects]
+    rows = [_row(drift) for drift in objects]
     findings = [_finding_row(outcome, finding) for finding in outcome.findings]
     diffs = [_diff_block(outcome, result) for result in outcome.drift if result.diff]
     footer = ["", "To fix it, run:", "", _fence(outcome.fix_command, "sh")] if objects else []

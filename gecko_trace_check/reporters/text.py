@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-from gecko_trace_check.compare import FORMAT_ONLY, MISSING, ORPHANED
+from gecko_trace_check.compare import MISSING, ORPHANED
 from gecko_trace_check.reporters import ObjectDrift, Outcome, plural
 
 SHORT_DIFF_LINES = 12
@@ -42,7 +42,7 @@ def _short(diff: str) -> list[str]:
     return lines[:SHORT_DIFF_LINES] + [f"... {len(lines) - SHORT_DIFF_LINES} more diff lines (--diff shows all)"]
 
 
-def _object_lines(drift: ObjectDrift, width: int, full_diff: bool, paint: _Painter, strict: bool) -> list[str]:
+def _object_lines(drift: ObjectDrift, width: int, full_diff: bool, paint: _Painter) -> list[str]:
     kind = f"{drift.object_type:<5}"
     head = f"{paint(drift.symbol, drift.symbol)} {kind} {drift.object}"
     roles = ", ".join(result.role for result in drift.files)
@@ -52,14 +52,7 @@ def _object_lines(drift: ObjectDrift, width: int, full_diff: bool, paint: _Paint
         return [f"{head:<{width}}   no longer generated: {plural(len(drift.files), 'file')} ({roles})"]
     lines = [head]
     for result in drift.files:
-        if result.status == MISSING:
-            lines.append(f"    {result.role}: missing")
-        elif result.status == ORPHANED:
-            lines.append(f"    {result.role}: no longer generated (--fix deletes it)")
-        elif result.status == FORMAT_ONLY and strict:
-            lines.append(f"    {result.role}: formatting differs (--strict)")
-        else:
-            lines += [f"    {change}" for change in result.changes]
+        lines += [f"    {change}" for change in result.changes]
         if result.diff:
             shown = result.diff.splitlines()[2:] if full_diff else _short(result.diff)
             lines += [f"      {_diff_line(line, paint)}" for line in shown]
@@ -105,7 +98,7 @@ def render(outcome: Outcome, *, full_diff: bool = False, color: bool = False) ->
     width += len(paint("", "+"))
     lines: list[str] = []
     for drift in objects:
-        lines += _object_lines(drift, width, full_diff, paint, outcome.strict)
+        lines += _object_lines(drift, width, full_diff, paint)
     if outcome.format_only_note:
         lines.append(f"  {outcome.format_only_note}")
 
