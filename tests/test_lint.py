@@ -301,6 +301,55 @@ def test_stored_procedure_counts_as_the_routine(generated, capsys):
     assert lint_json(capsys) == (0, [])
 
 
+# -- many applications ------------------------------------------------------------------------
+
+
+def test_many_applications_each_get_the_findings_they_get_three_at_a_time(warehouse, tmp_path, capsys):
+    """The derived files of applications that differ only in the id are linted once and the
+    findings copied: each application must still get its own names, its own columns (ids
+    of other lengths before the finding on the same line), its own facts (raw ping folders
+    for some applications only) and its routine calls. Ids that are SQL words, or part of
+    one (`mozfun`), are linted on their own."""
+
+    def mutate(templates: Path) -> None:
+        edit(derived(templates, "gecko_trace_signatures_v1", "query.sql"), "COUNT(*) AS hits",
+             "COUNT(*) AS hits, '{{ app_id }}' AS tag, no_such_column")
+
+    templates = broken(tmp_path, mutate)
+    apps = [*APPS, "select", "date", "moz", *(f"app_{'x' * (index % 7)}{index}" for index in range(37))]
+    for app in apps[::3]:
+        (warehouse / "sql" / PROJECT / app / "gecko_trace").mkdir(parents=True)
+    routines: list[dict] = []  # one finding per routine, counting the files calling it
+
+    def findings_by_app(*chosen: str) -> dict[str, list[dict]]:
+        code, findings = lint_json(capsys, "--templates", templates, *(arg for app in chosen for arg in ("--app", app)))
+        assert code == 1
+        routines[:] = [f for f in findings if f["rule"] == "routines"]
+        by_app = {app: [f for f in findings if f["object"].startswith(f"{app}_derived.") and f not in routines] for app in chosen}
+        assert sum(map(len, by_app.values())) + len(routines) == len(findings)  # the views have none
+        return by_app
+
+    many = findings_by_app(*apps)
+    assert [(f["object"], f["message"].endswith(f"(called in {len(apps)} files)")) for f in routines] == [
+        ("firefox_desktop_derived.gecko_trace_traces_v1", True)] * 2
+    for start in range(0, len(apps), 3):
+        few = findings_by_app(*apps[start:start + 3])
+        assert {app: many[app] for app in few} == few
+    # What was compared: 3 errors each, no_such_column where '<app_id>' AS tag puts it ...
+    signatures = "gecko_trace_signatures_v1/query.sql"
+    for app in ("app_xx2", "app_xxxxxx6", "select"):
+        after = len("  COUNT(*) AS hits, ''") + len(app) + len(" AS tag, ") + 1
+        assert {(f["rule"], f["line"], f["column"]) for f in many[app] if f["path"].endswith(signatures)} == {
+            ("query-schema", 7, 21), ("query-schema", 7, after), ("references", 7, after)}
+    # ... and the raw ping warning where there is no folder.
+    assert {f["message"] for f in many["moz"] if f["rule"] == "references"} == {
+        f"reads column no_such_column from {PROJECT}.moz_derived.gecko_trace_traces_v1, whose schema.yaml has no such field",
+        f"reads {PROJECT}.moz.gecko_trace, which is not in the sql tree (no sql/{PROJECT}/moz/gecko_trace/)",
+    }
+    warned = {app for app in apps if any(f["severity"] == "warning" for f in many[app])}
+    assert warned == set(apps) - set(apps[::3])
+
+
 # -- findings in the check, and generate --lint -------------------------------------------------
 
 
