@@ -58,6 +58,12 @@ def _rules_source() -> bytes:
         return b""
 
 
+def fingerprint() -> str:
+    """The tool's version and rules: what a cached finding depends on besides the render
+    (the action keys its CI cache on it)."""
+    return f"{__version__}-{hashlib.sha256(_rules_source()).hexdigest()[:12]}"
+
+
 def cache_key(cfg: Config, rendered: Sequence[render.RenderedFile], tree: Tree) -> str:
     digest = hashlib.sha256()
 
