@@ -135,10 +135,10 @@ def _lint_before_writing(cfg: config.Config, files: list, output_dir: Path, show
     from gecko_trace_check.reporters.text import render_findings
     from gecko_trace_check.tree import Tree
 
-    findings = lint.lint(cfg, files, Tree(output_dir, shown))
-    if findings:
-        print(render_findings(Outcome(shown, cfg.target_project, cfg.applications, [], findings)))
-    if lint.errors(findings):
+    outcome = Outcome(shown, cfg.target_project, cfg.applications, [], lint.lint(cfg, files, Tree(output_dir, shown)))
+    if outcome.findings:
+        print(render_findings(outcome))
+    if outcome.lint_errors:
         print(f"{PROG}: lint errors: nothing written", file=sys.stderr)
         return True
     return False

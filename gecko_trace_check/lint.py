@@ -8,6 +8,8 @@ render, so a check of an unchanged pipeline never parses SQL.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import hashlib
 import json
 import os
@@ -51,11 +53,17 @@ class TreeProbe:
 
 
 def _rules_source() -> bytes:
-    """The rules' own code: editing a rule invalidates what it found before."""
-    try:
-        return Path(__file__).with_name("lint_rules.py").read_bytes()
-    except OSError:
-        return b""
+    """The rules' own code and the SQL parser's version: a new rule, or a sqlglot that parses
+    differently, invalidates what was found before. (Read from files: nothing is imported.)"""
+    sources = [Path(__file__).with_name("lint_rules.py"), Path(__file__).with_name("sqlrefs.py")]
+    spec = importlib.util.find_spec("sqlglot")
+    if spec is not None and spec.origin:
+        sources.append(Path(spec.origin).with_name("_version.py"))
+    content = b""
+    for source in sources:
+        with contextlib.suppress(OSError):
+            content += source.read_bytes()
+    return content
 
 
 def fingerprint() -> str:
@@ -109,10 +117,6 @@ def lint(cfg: Config, rendered: Sequence[render.RenderedFile], tree: Tree) -> li
     findings = lint_rules.run(cfg, rendered, probe)
     lint_cache.store(key, [asdict(finding) for finding in findings], probe.consulted)
     return findings
-
-
-def errors(findings: Sequence[Finding], strict: bool = False) -> list[Finding]:
-    return [finding for finding in findings if finding.severity == ERROR or (strict and finding.severity == WARNING)]
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:

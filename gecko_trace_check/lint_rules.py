@@ -26,7 +26,7 @@ import functools
 import itertools
 import re
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -37,9 +37,11 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
+from gecko_trace_check import yamlio
 from gecko_trace_check.config import Config
 from gecko_trace_check.lint import ERROR, WARNING, Finding, TreeProbe
 from gecko_trace_check.render import AGGREGATES_DATASET, DERIVED_SUFFIX, RenderedFile
+from gecko_trace_check.sqlrefs import routine_calls, tables_read
 from gecko_trace_check.tree import TABLE_PREFIX
 
 DIALECT = "bigquery"
@@ -564,15 +566,11 @@ def _yaml(file: RenderedFile, context: Context) -> tuple[object, yaml.Node | Non
 
 def _parse_yaml(content: bytes) -> tuple:
     """("ok", document, node) or ("error", message, line, column, whether the message quotes a position)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    text = content.decode("utf-8", errors="replace")
     try:
-        return "ok", yaml.load(text, Loader=loader), yaml.compose(text, Loader=loader)  # noqa: S506 - safe loaders
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None)
-        return ("error", f"not valid YAML: {problem or str(exc).splitlines()[0]}",
-                mark.line + 1 if mark else None, mark.column + 1 if mark else None, not problem)
+        document, node = yamlio.load_with_nodes(content.decode("utf-8", errors="replace"))
+    except yamlio.InvalidYAML as exc:
+        return "error", f"not valid YAML: {exc.problem}", exc.line, None, False
+    return "ok", document, node
 
 
 def _node(node: yaml.Node | None, *keys: str | int) -> yaml.Node | None:
@@ -648,19 +646,10 @@ def _table_name(context: Context, table: exp.Table) -> TableName | None:
     return (table.catalog or context.cfg.target_project, table.db, table.name)
 
 
-def _tables_read(statement: exp.Expression) -> Iterator[exp.Table]:
-    """The tables a statement reads: not its CTEs, not the table a CREATE/INSERT/... writes."""
-    ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
-    written = {id(node.this) for node in statement.find_all(exp.Create, exp.Insert, exp.Merge, exp.Update, exp.Delete)}
-    for table in statement.find_all(exp.Table):
-        if id(table) not in written and (table.db or table.name not in ctes):
-            yield table
-
-
 def _check_tables(context: Context, statement: Statement) -> None:
     file = statement.file
     reported: set[TableName] = set()
-    for table in (table for expression in statement.expressions for table in _tables_read(expression)):
+    for table in (table for expression in statement.expressions for table in tables_read(expression)):
         name = _table_name(context, table)
         if name is None or name in reported:
             continue
@@ -776,7 +765,7 @@ def _branches(query: exp.Expression) -> list[exp.Expression]:
 def _qualified_branch(context: Context, branch: exp.Expression) -> ViewBranch:
     if not isinstance(branch, exp.Select):
         return ViewBranch(branch, [], None, [], False)
-    tables = [name for name in (_table_name(context, table) for table in _tables_read(branch)) if name]
+    tables = [name for name in (_table_name(context, table) for table in tables_read(branch)) if name]
     application = next((select for select in branch.selects if select.alias_or_name == "application"), None)
     return ViewBranch(branch, tables, application, branch.named_selects, any(_is_star(select) for select in branch.selects))
 
@@ -907,37 +896,15 @@ def _check_view(context: Context, statement: Statement, branches: list[ViewBranc
 # -- 6. routines ------------------------------------------------------------------------
 
 
-def _routine_calls(expression: exp.Expression) -> Iterator[tuple[str, str, exp.Expression]]:
-    """``mozfun.<dataset>.<routine>(...)`` calls: (dataset, routine, the call)."""
-    for call in expression.find_all(exp.Anonymous):
-        parent = call.parent
-        if isinstance(parent, exp.Dot) and parent.expression is call:
-            prefix = [node.name for node in _dotted(parent.this)]
-            if len(prefix) == 2 and prefix[0].lower() == "mozfun":
-                yield prefix[1], call.name, parent
-        else:
-            parts = call.name.split(".")
-            if len(parts) == 3 and parts[0].lower() == "mozfun":
-                yield parts[1], parts[2], call
-
-
-def _dotted(node: exp.Expression) -> list[exp.Expression]:
-    if isinstance(node, exp.Dot):
-        return _dotted(node.this) + _dotted(node.expression)
-    if isinstance(node, exp.Column):
-        return [part for part in node.parts]
-    return [node]
-
-
 def _collect_routine_calls(context: Context, statement: Statement) -> None:
     """Each routine a file calls, at its first call: rule 6 looks at all files at once."""
     seen: set[tuple[str, str]] = set()
     sites: list[RoutineCall] = []
     for expression in statement.expressions:
-        for dataset, routine, call in _routine_calls(expression):
-            if (dataset, routine) not in seen:
-                seen.add((dataset, routine))
-                sites.append((dataset, routine, *_position(call)))
+        for call in routine_calls(expression):
+            if (call.dataset, call.routine) not in seen:
+                seen.add((call.dataset, call.routine))
+                sites.append((call.dataset, call.routine, *_position(call.node)))
     if sites:
         context.routine_calls[statement.file.path] = sites
 

@@ -16,6 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from gecko_trace_check.run.fixtures import QueryParam
+from gecko_trace_check.sqlrefs import routine_calls, tables_read
 
 # The routines we have Python ports of (udfs.py), and the names the engine registers.
 ROUTINES = {
@@ -63,21 +64,9 @@ def _select_of(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _dotted_name(node: exp.Expression) -> str:
-    """``mozfun.gecko_trace`` from the Dot/Identifier chain sqlglot builds for it."""
-    if isinstance(node, exp.Dot):
-        return f"{_dotted_name(node.this)}.{_dotted_name(node.expression)}"
-    if isinstance(node, (exp.Identifier, exp.Column, exp.Var)):
-        return node.name
-    return node.sql(dialect="bigquery").replace("`", "")
-
-
 def _rewrite_tables(select: exp.Expression, project: str, dataset: str) -> list[TableId]:
-    ctes = {cte.alias_or_name for cte in select.find_all(exp.CTE)}
     tables: list[TableId] = []
-    for table in list(select.find_all(exp.Table)):
-        if not table.name or (not table.db and table.name in ctes):
-            continue  # a WITH clause's name, not a table
+    for table in list(tables_read(select)):
         full = table_id(".".join(part.name for part in table.parts), project, dataset)
         if full not in tables:
             tables.append(full)
@@ -88,15 +77,11 @@ def _rewrite_tables(select: exp.Expression, project: str, dataset: str) -> list[
 
 
 def _rewrite_routines(select: exp.Expression) -> None:
-    for node in list(select.find_all(exp.Dot)):
-        if not isinstance(node.expression, exp.Anonymous):
-            continue
-        name = f"{_dotted_name(node.this)}.{node.expression.name}".lower()
-        if not name.startswith("mozfun."):
-            continue
+    for call in list(routine_calls(select)):
+        name = call.name.lower()
         if name not in ROUTINES:
             raise TranslateError(f"calls {name}, which has no Python port")
-        node.replace(exp.Anonymous(this=ROUTINES[name], expressions=node.expression.expressions))
+        call.node.replace(exp.Anonymous(this=ROUTINES[name], expressions=call.args))
 
 
 def _literal(param: QueryParam) -> exp.Expression:
