@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gecko_trace_check.compare import MISSING, STALE, FileResult
+from gecko_trace_check.compare import STALE, FileResult
 from gecko_trace_check.reporters import Outcome, github, markdown
 from tests.conftest import PROJECT, run
 
