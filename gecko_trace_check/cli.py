@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return runners[args.command](args)
     except InputError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc.relative_to(os.getcwd())}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `gecko-trace-check | head`: the reader left; not our error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -77,8 +77,8 @@ def read_settings(pyproject: Path) -> dict[str, object]:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column \d+\)", message)
-        line = int(match.group(1)) if match else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        line = int(match.group(1)) if match else (text.count("\n") + 1 if "at end of document" in message else None)
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
         raise InputError(f"invalid TOML: {message}", str(pyproject), line) from None
     tool = document.get("tool", {})
     if not isinstance(tool, Mapping):

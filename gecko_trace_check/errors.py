@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class InputError(Exception):
     """A problem with the user's input (configuration, templates, committed files).
@@ -14,6 +16,13 @@ class InputError(Exception):
         self.path = path
         self.line = line
         super().__init__(str(self))
+
+    def relative_to(self, folder: str) -> str:
+        """The line, with an absolute path below ``folder`` shortened to how one would type it."""
+        path = self.path
+        if path and os.path.isabs(path) and path.startswith(folder.rstrip(os.sep) + os.sep):
+            return str(InputError(self.message, os.path.relpath(path, folder), self.line))
+        return str(self)
 
     def __str__(self) -> str:
         where = self.path or ""

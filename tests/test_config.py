@@ -98,7 +98,10 @@ def test_broken_toml_names_the_file_and_line(warehouse: Path, capsys: pytest.Cap
     write_pyproject(warehouse, '[project]\nname = "x"\n\n[tool.gecko-trace-check]\napplications = ["a",\n')
     code, out, err = run(capsys, "generate")
     assert code == 2
-    assert f"{warehouse / 'pyproject.toml'}:" in err
+    assert err.startswith("gecko-trace-check: pyproject.toml:6: invalid TOML: Invalid value")
+    write_pyproject(warehouse, '[tool.gecko-trace-check]\nsql-dir = = "x"\n')
+    code, out, err = run(capsys, "generate")
+    assert err.startswith("gecko-trace-check: pyproject.toml:2: invalid TOML")
     assert "invalid TOML" in err
     assert err.count("\n") == 1
     assert not (warehouse / "sql").exists()
