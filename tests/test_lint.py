@@ -264,7 +264,7 @@ def test_unterminated_string_is_a_finding_not_a_crash(warehouse, tmp_path, capsy
 
 def test_view_missing_an_application(warehouse, tmp_path, capsys):
     def mutate(templates: Path) -> None:
-        edit(templates / "aggregates" / "spans" / "view.sql", "{% for app_id in applications -%}", "{% for app_id in applications[1:] -%}")
+        edit(templates / "aggregates" / "spans" / "view.sql", "union_all(target_project, applications,", "union_all(target_project, applications[1:],")
 
     code, findings = lint_json(capsys, "--templates", broken(tmp_path, mutate))
     assert code == 1

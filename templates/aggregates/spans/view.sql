@@ -1,13 +1,5 @@
+{% from "_union_all.sql" import union_all -%}
 CREATE OR REPLACE VIEW
   `{{ target_project }}.gecko_trace_aggregates.spans`
 AS
-{% for app_id in applications -%}
-{% if not loop.first %}
-UNION ALL
-{% endif -%}
-SELECT
-  "{{ app_id }}" AS application,
-  *
-FROM
-  `{{ target_project }}.{{ app_id }}_derived.gecko_trace_spans_v1`
-{%- endfor %}
+{{ union_all(target_project, applications, "gecko_trace_spans_v1") }}
