@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gecko_trace_check.errors import InputError
+from gecko_trace_check.errors import InputError, read_text
 from gecko_trace_check.render import check_templates, default_templates
 from gecko_trace_check.tree import DEFAULT_OWNED
 
@@ -61,12 +61,7 @@ def find_pyproject(start: Path) -> Path | None:
 
 def read_settings(pyproject: Path) -> dict[str, object]:
     """The ``[tool.gecko-trace-check]`` table, type-checked, with unknown keys refused."""
-    try:
-        text = pyproject.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte {exc.start})", str(pyproject)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", str(pyproject)) from None
+    text = read_text(pyproject)
     # Imported here: a warehouse without a pyproject.toml never pays for the TOML parser.
     if sys.version_info >= (3, 11):
         import tomllib

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from gecko_trace_check.errors import InputError
+from gecko_trace_check.errors import InputError, read_text
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -70,12 +70,7 @@ def load_with_nodes(text: str) -> tuple[Any, yaml.Node | None]:
 
 def read_file(path: Path, *, with_nodes: bool = False) -> Any:
     """A YAML file's document (and nodes); an unreadable, non-UTF-8 or invalid file is an InputError."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte {exc.start})", str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", str(path)) from None
+    text = read_text(path)
     try:
         return load_with_nodes(text) if with_nodes else load(text)
     except InvalidYAML as exc:

@@ -157,3 +157,10 @@ def test_owned_patterns_are_read(warehouse: Path) -> None:
     assert config.load().owned == ("firefox_*_derived/gecko_trace_*", "gecko_trace_aggregates")
     write_pyproject(warehouse, "")
     assert config.load().owned == ("*_derived/gecko_trace_*", "gecko_trace_aggregates")
+
+
+def test_pyproject_that_is_not_utf8(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (warehouse / "pyproject.toml").write_bytes(b'[tool.gecko-trace-check]\nsql-dir = "\xff"\n')
+    code, out, err = run(capsys, "check")
+    assert (code, out) == (2, "")
+    assert err == "gecko-trace-check: pyproject.toml: not UTF-8 (byte 35)\n"
