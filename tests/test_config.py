@@ -163,4 +163,4 @@ def test_pyproject_that_is_not_utf8(warehouse: Path, capsys: pytest.CaptureFixtu
     (warehouse / "pyproject.toml").write_bytes(b'[tool.gecko-trace-check]\nsql-dir = "\xff"\n')
     code, out, err = run(capsys, "check")
     assert (code, out) == (2, "")
-    assert err == "gecko-trace-check: pyproject.toml: not UTF-8 (byte 35)\n"
+    assert err == "gecko-trace-check: pyproject.toml: not UTF-8 (byte 36)\n"
