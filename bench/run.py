@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             env.pop(name, None)
         cases = build_cases(work, tool)
         # Bytecode for every module a run may import, so the warm-up measures the lint alone.
-        modules = ("cli", "check", "fix", "lint", "lint_rules", "sqlcmp", "yamlcmp")
+        modules = ("cli", "check", "fix", "lint", "lint.rules", "sqlcmp", "yamlcmp")
         precompile = f"import importlib, contextlib\nfor name in {modules}:\n    with contextlib.suppress(ImportError):\n        importlib.import_module('gecko_trace_check.' + name)"
         subprocess.run([sys.executable, "-c", precompile], env=env, check=True)
         print("warm-up (fills the lint cache: about a second for 300 applications) ...", file=sys.stderr, flush=True)

@@ -468,7 +468,7 @@ def test_an_unwritable_cache_never_fails_the_check(generated, tmp_path, capsys, 
 
 
 def test_cache_location(monkeypatch, tmp_path):
-    from gecko_trace_check.lint_cache import cache_dir
+    from gecko_trace_check.lint.cache import cache_dir
 
     monkeypatch.delenv("GECKO_TRACE_CHECK_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -1,7 +1,7 @@
 """The consistency lint: is the rendered pipeline itself right, before BigQuery runs it?
 
-``lint(cfg, rendered, tree)`` returns findings; the rules live in ``lint_rules`` (which
-imports sqlglot) and run only when the cache (``lint_cache``) has no answer for this
+``lint(cfg, rendered, tree)`` returns findings; the rules (``rules`` and the modules it
+runs, which import sqlglot) run only when the cache (``cache``) has no answer for this
 render, so a check of an unchanged pipeline never parses SQL.
 """
 
@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from gecko_trace_check import __version__, lint_cache, render
+from gecko_trace_check import __version__, render
 from gecko_trace_check.config import Config
 from gecko_trace_check.errors import InputError
+from gecko_trace_check.lint import cache
 from gecko_trace_check.tree import Tree
 
 ERROR, WARNING = "error", "warning"
@@ -55,7 +56,9 @@ class TreeProbe:
 def _rules_source() -> bytes:
     """The rules' own code and the SQL parser's version: a new rule, or a sqlglot that parses
     differently, invalidates what was found before. (Read from files: nothing is imported.)"""
-    sources = [Path(__file__).with_name("lint_rules.py"), Path(__file__).with_name("sqlrefs.py")]
+    package = Path(__file__).parent
+    # Every module of this package (a new rule module counts without being listed here).
+    sources = sorted(package.glob("*.py")) + [package.parent / "sqlrefs.py"]
     spec = importlib.util.find_spec("sqlglot")
     if spec is not None and spec.origin:
         sources.append(Path(spec.origin).with_name("_version.py"))
@@ -102,20 +105,20 @@ def _from_dict(entry: dict) -> Finding:
 def lint(cfg: Config, rendered: Sequence[render.RenderedFile], tree: Tree) -> list[Finding]:
     """The findings on a render, checked against the committed tree at ``tree``."""
     key = cache_key(cfg, rendered, tree)
-    cached = lint_cache.load(key, tree.root)
+    cached = cache.load(key, tree.root)
     if cached is not None:
         try:
             return [_from_dict(entry) for entry in cached]
         except (TypeError, ValueError):
             pass  # a corrupt entry is a miss
     try:
-        from gecko_trace_check import lint_rules
+        from gecko_trace_check.lint import rules
     except ImportError as exc:  # a broken install: sqlglot and PyYAML are dependencies
         raise InputError(f"the lint needs {exc.name or 'sqlglot'}, which is not installed (or pass --no-lint)") from None
 
     probe = TreeProbe(tree)
-    findings = lint_rules.run(cfg, rendered, probe)
-    lint_cache.store(key, [asdict(finding) for finding in findings], probe.consulted)
+    findings = rules.run(cfg, rendered, probe)
+    cache.store(key, [asdict(finding) for finding in findings], probe.consulted)
     return findings
 
 
