@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import io
 import os
+import pathlib
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +121,8 @@ class FileAccess:
         monkeypatch.setattr(os, "listdir", listdir)
         monkeypatch.setattr(io, "open", open_)
         monkeypatch.setattr(builtins, "open", open_)
+        if hasattr(pathlib, "_NormalAccessor"):  # Python 3.10: pathlib kept its own io.open
+            monkeypatch.setattr(pathlib._NormalAccessor, "open", staticmethod(open_))
 
 
 def add_unrelated_warehouse(sql: Path, datasets: int = 100, tables: int = 100) -> int:

@@ -86,6 +86,8 @@ def _expected(value: Any, duckdb_type: str) -> Any:
             return value
     if isinstance(value, str) and _is_timestamp(duckdb_type):
         text = value.strip().removesuffix(" UTC")
+        if text.endswith("Z"):  # Python 3.10's fromisoformat does not read the Z suffix
+            text = text[:-1] + "+00:00"
         try:
             return _utc_text(datetime.datetime.fromisoformat(text))
         except ValueError:
