@@ -318,3 +318,14 @@ def test_action_check_step_passes_the_inputs_as_flags(generated: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == "gecko-trace-check check --format github --sql-dir elsewhere --target-project other-project --no-lint"
     assert lines[1].startswith("::error file=elsewhere/other-project/firefox_desktop_derived/")
+
+
+def test_github_summary_line_counts_in_the_singular(warehouse, capsys) -> None:
+    from tests.conftest import run
+
+    assert run(capsys, "generate")[0] == 0
+    schema = warehouse / "sql/moz-fx-data-shared-prod/firefox_desktop_derived/gecko_trace_traces_v1/schema.yaml"
+    schema.unlink()
+    code, out, _ = run(capsys, "--format", "github", "--no-lint")
+    assert code == 1
+    assert out.splitlines()[-1] == "gecko-trace-check: drift in 1 object (1 file); run `gecko-trace-check --fix`."

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from gecko_trace_check.compare import FORMAT_ONLY, MISSING, ORPHANED, FileResult
-from gecko_trace_check.reporters import Outcome
+from gecko_trace_check.reporters import Outcome, plural
 
 # SQL changes name the committed file's line: "query.sql: line 12: MIN -> MAX".
 _LINE = re.compile(r"^[^:]+: line (\d+):")
@@ -89,7 +89,7 @@ def _summary(outcome: Outcome) -> str:
         return f"gecko-trace-check: in sync ({outcome.object_count} objects, {len(outcome.files)} files)."
     parts = []
     if drift:
-        parts.append(f"drift in {len(outcome.objects())} objects ({len(drift)} files); run `{outcome.fix_command}`")
+        parts.append(f"drift in {plural(len(outcome.objects()), 'object')} ({plural(len(drift), 'file')}); run `{outcome.fix_command}`")
     if outcome.lint_errors:
         parts.append(f"{len(outcome.lint_errors)} lint errors")
     return "gecko-trace-check: " + "; ".join(parts) + "."
