@@ -89,14 +89,17 @@ def key_changes(old: Any, new: Any) -> list[str]:
     changes = []
     for path in _changed_paths(old, new):
         name = ".".join(str(part) for part in path) or "(document)"
-        before, after = _lookup(old, path), _lookup(new, path)
-        if before is _ABSENT:
-            changes.append(f"{name}: added ({show(after)})")
-        elif after is _ABSENT:
-            changes.append(f"{name}: removed (was {show(before)})")
-        else:
-            changes.append(f"{name}: {show(before)} -> {show(after)}")
+        changes.append(_change(f"{name}:", _lookup(old, path), _lookup(new, path)))
     return changes
+
+
+def _change(what: str, before: Any, after: Any) -> str:
+    """``what added (x)``, ``what removed (was x)`` or ``what x -> y``."""
+    if before is _ABSENT:
+        return f"{what} added ({show(after)})"
+    if after is _ABSENT:
+        return f"{what} removed (was {show(before)})"
+    return f"{what} {show(before)} -> {show(after)}"
 
 
 def _is_field_list(fields: Any) -> bool:
@@ -141,13 +144,7 @@ def schema_changes(old: Any, new: Any) -> list[str]:
     common = {name: old_fields[name] for name in old_fields if name in new_fields}
     for path in _changed_paths(common, {name: new_fields[name] for name in common}):
         name, attribute = path[0], ".".join(str(part) for part in path[1:])
-        before, after = _lookup(old_fields[name], path[1:]), _lookup(new_fields[name], path[1:])
-        if before is _ABSENT:
-            changes.append(f"field {name}: {attribute} added ({show(after)})")
-        elif after is _ABSENT:
-            changes.append(f"field {name}: {attribute} removed (was {show(before)})")
-        else:
-            changes.append(f"field {name}: {attribute} {show(before)} -> {show(after)}")
+        changes.append(_change(f"field {name}: {attribute}", _lookup(old_fields[name], path[1:]), _lookup(new_fields[name], path[1:])))
     for level, names in new_order.items():
         kept_old = [name for name in old_order.get(level, []) if name in names]
         kept_new = [name for name in names if name in kept_old]
